@@ -1,0 +1,217 @@
+"""`vitrina index build`: catalogue -> encoders -> embeddings + indexes -> published version."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
+from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths, check_name, write_atomic
+from vitrina.indexer.bundle.writer import items_to_table, publish, write_manifest, write_parquet_atomic
+from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
+from vitrina.indexer.catalogue.base import Item
+from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
+from vitrina.indexer.timing import StageTimer
+from vitrina.schemas import Manifest, Modality, SpaceManifest
+from vitrina.schemas.manifest import CatalogueInfo
+
+log = logging.getLogger("vitrina.indexer")
+
+# Which modality a space indexes, and which query modalities it answers.
+SPACE_ROLES: dict[str, tuple[Modality, tuple[Modality, ...]]] = {
+    "image": (Modality.IMAGE, (Modality.IMAGE,)),
+    "text": (Modality.TEXT, (Modality.TEXT,)),
+    # The joint space stores image vectors only, so text queries rank pictures.
+    "joint": (Modality.IMAGE, (Modality.IMAGE, Modality.TEXT)),
+}
+
+
+@dataclass(frozen=True)
+class SpaceRequest:
+    name: str
+    spec: str
+
+    @classmethod
+    def parse(cls, value: str) -> "SpaceRequest":
+        name, sep, spec = value.partition("=")
+        if not sep or not name or not spec:
+            raise ValueError(f"--space {value!r}: expected NAME=ENCODER_SPEC, e.g. image=builtin:efficientnet-lite0")
+        if name not in SPACE_ROLES:
+            raise ValueError(f"--space {value!r}: space name must be one of {', '.join(SPACE_ROLES)}")
+        return cls(name, spec)
+
+
+@dataclass
+class BuildOptions:
+    limit: int | None = None
+    table_options: dict[str, Any] = field(default_factory=dict)
+    chunk_size: int = 512
+    batch_size: int = 32
+    workers: int = 2
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    index_spec: str | None = None
+    target_recall: float = 0.95
+    progress: bool = True
+    publish: bool = True
+
+
+@dataclass
+class BuildResult:
+    version: str
+    paths: VersionPaths
+    manifest: Manifest
+    report: dict[str, Any]
+
+
+def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str, dict], options: BuildOptions) -> str:
+    payload = {
+        "catalogue": fingerprint,
+        "spaces": [(s.name, s.spec, {m.value: e.fingerprint for m, e in encoders[s.name].items()}) for s in spaces],
+        "max_pixels": options.max_pixels,
+        "chunk_size": options.chunk_size,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _library_versions() -> dict[str, str]:
+    import faiss
+    import pyarrow
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "faiss": faiss.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
+
+
+def _create_space_encoders(requests: list[SpaceRequest], factory: Callable[..., Any]) -> dict[str, dict[Modality, Any]]:
+    cache: dict[tuple[str, Modality], Any] = {}
+    encoders: dict[str, dict[Modality, Any]] = {}
+    for req in requests:
+        _, query_modalities = SPACE_ROLES[req.name]
+        encoders[req.name] = {}
+        for modality in query_modalities:
+            key = (req.spec, modality)
+            if key not in cache:
+                cache[key] = factory(req.spec, modality=modality)
+            encoders[req.name][modality] = cache[key]
+    return encoders
+
+
+def build_bundle(
+    catalogue: str,
+    out: str | Path,
+    collection: str,
+    spaces: list[SpaceRequest],
+    options: BuildOptions | None = None,
+    encoder_factory: Callable[..., Any] | None = None,
+) -> BuildResult:
+    options = options or BuildOptions()
+    if not spaces:
+        raise ValueError("--space: give at least one space, e.g. --space image=builtin:efficientnet-lite0")
+    names = [s.name for s in spaces]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--space: each space name may appear once, got {names}")
+    if encoder_factory is None:
+        from vitrina.training.encoders import create_encoder as encoder_factory
+    coll = CollectionPaths.of(out, check_name(collection, "collection"))
+    timer = StageTimer()
+
+    with timer.stage("catalogue"):
+        cat = open_catalogue(catalogue, **options.table_options)
+        items: list[Item] = sorted(collect(cat, limit=options.limit), key=lambda it: it.id)
+        fingerprint = catalogue_fingerprint(items)
+    log.info("catalogue read", extra={"items": len(items), "catalogue": catalogue})
+
+    with timer.stage("load_encoders"):
+        encoders = _create_space_encoders(spaces, encoder_factory)
+
+    key = _build_key(fingerprint, spaces, encoders, options)
+    staging = coll.staging(key)
+    staging.root.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {}}
+    space_manifests: dict[str, SpaceManifest] = {}
+    image_problems: dict[str, str] = {}
+
+    for req in spaces:
+        indexed, _ = SPACE_ROLES[req.name]
+        encoder = encoders[req.name][indexed]
+        todo = embeddable(items, indexed)
+        store = ChunkStore(staging.chunks(req.name), encoder.dim, encoder.fingerprint)
+        with timer.stage(f"embed:{req.name}"):
+            result = embed_items(
+                todo, encoder, store,
+                chunk_size=options.chunk_size, batch_size=options.batch_size, workers=options.workers,
+                max_pixels=options.max_pixels, progress=options.progress, desc=f"embed {req.name}",
+            )
+        if indexed is Modality.IMAGE:
+            image_problems.update(result.skipped)
+        if len(result.ids) == 0:
+            raise ValueError(f"space {req.name!r}: no item could be encoded ({len(todo)} candidates)")
+        write_parquet_atomic(vectors_to_table(result.ids, result.vectors, encoder.fingerprint, encoder.dim), staging.embeddings(req.name))
+        with timer.stage(f"index:{req.name}"):
+            from vitrina.indexer.index import build_index
+
+            index, info = build_index(result.vectors, spec=options.index_spec, target_recall=options.target_recall, progress=options.progress)
+            index.save(staging.index(req.name))
+        space_manifests[req.name] = SpaceManifest(
+            name=req.name,
+            indexed_modality=indexed,
+            encoders={m: e.info() for m, e in encoders[req.name].items()},
+            dim=encoder.dim,
+            rows=len(result.ids),
+            index=info,
+        )
+        report["spaces"][req.name] = {
+            "candidates": len(todo),
+            "rows": len(result.ids),
+            "skipped": len(result.skipped),
+            "chunks_reused": result.chunks_reused,
+            "chunks_encoded": result.chunks_encoded,
+            "index": info.factory,
+            "recall_at_10": info.recall_at_10,
+        }
+        shutil.rmtree(staging.chunks(req.name), ignore_errors=True)
+
+    # Images that failed to decode are marked on the item, so the API knows not to serve them.
+    for it in items:
+        if it.id in image_problems:
+            it.image_status = image_problems[it.id]
+    report["images_skipped"] = dict(sorted(image_problems.items()))
+    report["images_missing"] = sum(1 for it in items if it.image_status == "missing")
+    report["timings_s"] = timer.seconds
+
+    with timer.stage("write"):
+        write_parquet_atomic(items_to_table(items), staging.items)
+        write_atomic(staging.build_report, json.dumps(report, indent=2, default=str))
+        version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + key[:6]
+        manifest = Manifest(
+            collection=collection,
+            version=version,
+            parent=coll.current(),
+            created_at=datetime.now(timezone.utc),
+            catalogue=CatalogueInfo(spec=catalogue, fingerprint=fingerprint, items=len(items), report=report["catalogue"]),
+            spaces=space_manifests,
+            build={"libraries": _library_versions(), "timings_s": timer.seconds, "options": {
+                "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall}},
+        )
+        write_manifest(staging, manifest)
+
+    if options.publish:
+        paths = publish(coll, staging, version)
+    else:
+        paths = staging
+    log.info("build finished", extra={"version": version, "published": options.publish})
+    return BuildResult(version, paths, manifest, report)

@@ -1,0 +1,103 @@
+"""Where things live inside a collection folder.
+
+    <root>/<collection>/CURRENT            published version name (atomic rename)
+    <root>/<collection>/versions/<v>/      immutable once renamed into place
+    <root>/<collection>/.staging/<key>/    an unfinished build, resumable by key
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+STAGING = ".staging"
+MANIFEST = "manifest.json"
+ITEMS = "items.parquet"
+BUILD_REPORT = "reports/build.json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_name(value: str, what: str) -> str:
+    """Collection and version names become folder names: keep them boring."""
+    if not _NAME_RE.match(value or ""):
+        raise ValueError(
+            f"{what} {value!r} is not a valid name: use letters, digits, '_', '-', '.', "
+            "starting with a letter or digit, at most 128 characters"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class VersionPaths:
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def items(self) -> Path:
+        return self.root / ITEMS
+
+    @property
+    def build_report(self) -> Path:
+        return self.root / BUILD_REPORT
+
+    def space_dir(self, space: str) -> Path:
+        return self.root / "spaces" / space
+
+    def embeddings(self, space: str) -> Path:
+        return self.space_dir(space) / "embeddings.parquet"
+
+    def index(self, space: str) -> Path:
+        return self.space_dir(space) / "index.faiss"
+
+    def chunks(self, space: str) -> Path:
+        return self.space_dir(space) / "chunks"
+
+
+@dataclass(frozen=True)
+class CollectionPaths:
+    root: Path
+
+    @classmethod
+    def of(cls, bundles_root: str | Path, collection: str) -> "CollectionPaths":
+        return cls(Path(bundles_root) / check_name(collection, "collection"))
+
+    @property
+    def current_file(self) -> Path:
+        return self.root / CURRENT
+
+    def version(self, version: str) -> VersionPaths:
+        return VersionPaths(self.root / VERSIONS / check_name(version, "version"))
+
+    def staging(self, key: str) -> VersionPaths:
+        return VersionPaths(self.root / STAGING / key)
+
+    def current(self) -> str | None:
+        try:
+            value = self.current_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return value or None
+
+    def versions(self) -> list[str]:
+        folder = self.root / VERSIONS
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / MANIFEST).is_file())
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write then rename, so a reader sees the old content or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,169 @@
+"""Opening a published version for serving.
+
+Everything a request needs is loaded up front (items, vectors, FAISS indexes)
+so a request never touches the disk except for images; encoders load lazily
+because only text/image query endpoints need them.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vitrina.indexer.bundle.chunks import table_to_vectors
+from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
+from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, SpaceManifest, embeddings_schema, read_table_checked
+
+
+class BundleNotFoundError(FileNotFoundError):
+    """No published version where one was expected."""
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: str
+    title: str
+    text: str
+    image_ref: str | None
+    image_status: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+
+
+class ItemTable:
+    """The catalogue snapshot, indexed by id and by row."""
+
+    def __init__(self, path: Path):
+        table = read_table_checked(path, ITEMS_SCHEMA)
+        self.ids: list[str] = table.column("id").to_pylist()
+        self.row_of: dict[str, int] = {item_id: row for row, item_id in enumerate(self.ids)}
+        self._title = table.column("title").to_pylist()
+        self._text = table.column("text").to_pylist()
+        self._image = table.column("image_ref").to_pylist()
+        self._status = table.column("image_status").to_pylist()
+        self._hash = table.column("content_hash").to_pylist()
+        self.metadata: list[dict[str, Any]] = [json.loads(m) if m else {} for m in table.column("metadata").to_pylist()]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self.row_of
+
+    def record(self, row: int) -> ItemRecord:
+        return ItemRecord(
+            id=self.ids[row],
+            title=self._title[row] or "",
+            text=self._text[row] or "",
+            image_ref=self._image[row] if not self._status[row] else None,
+            image_status=self._status[row],
+            metadata=self.metadata[row],
+            content_hash=self._hash[row],
+        )
+
+    def get(self, item_id: str) -> ItemRecord | None:
+        row = self.row_of.get(item_id)
+        return None if row is None else self.record(row)
+
+
+class Space:
+    def __init__(
+        self,
+        paths: VersionPaths,
+        manifest: SpaceManifest,
+        items: ItemTable,
+        use_gpu: bool | None = None,
+        encoder_factory: Callable[..., Any] | None = None,
+    ):
+        from vitrina.indexer.index import VectorIndex
+
+        self.name = manifest.name
+        self.manifest = manifest
+        table = read_table_checked(paths.embeddings(self.name), embeddings_schema(manifest.dim))
+        self.ids: list[str] = table.column("id").to_pylist()
+        self.row_of: dict[str, int] = {item_id: row for row, item_id in enumerate(self.ids)}
+        self.vectors = table_to_vectors(table, manifest.dim)
+        # Space row -> items row, so metadata filters (over items) become masks over index rows.
+        self.item_rows = np.fromiter((items.row_of[i] for i in self.ids), dtype=np.int64, count=len(self.ids))
+        self.index = VectorIndex.load(paths.index(self.name), manifest.index, vectors=self.vectors, use_gpu=use_gpu)
+        self._encoders: dict[Modality, Any] = {}
+        self._encoder_factory = encoder_factory
+        self._lock = threading.Lock()
+
+    @property
+    def query_modalities(self) -> list[Modality]:
+        return list(self.manifest.encoders)
+
+    def encoder(self, modality: Modality):
+        """The encoder for queries of `modality`, created on first use."""
+        if modality not in self.manifest.encoders:
+            raise KeyError(modality)
+        with self._lock:
+            if modality not in self._encoders:
+                factory = self._encoder_factory
+                if factory is None:
+                    from vitrina.training.encoders import create_encoder as factory
+                info = self.manifest.encoders[modality]
+                encoder = factory(info.spec, modality=modality)
+                if encoder.fingerprint != info.fingerprint:
+                    raise RuntimeError(
+                        f"space {self.name!r}: encoder {info.spec} now has fingerprint {encoder.fingerprint}, "
+                        f"but the bundle was built with {info.fingerprint}; re-index or restore the weights"
+                    )
+                self._encoders[modality] = encoder
+            return self._encoders[modality]
+
+    def preload_encoders(self) -> None:
+        for modality in self.manifest.encoders:
+            self.encoder(modality)
+
+
+class Bundle:
+    def __init__(self, paths: VersionPaths, manifest: Manifest, items: ItemTable, spaces: dict[str, Space]):
+        self.paths = paths
+        self.manifest = manifest
+        self.items = items
+        self.spaces = spaces
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def collection(self) -> str:
+        return self.manifest.collection
+
+    @property
+    def collection_paths(self) -> CollectionPaths:
+        # VersionPaths is <root>/<collection>/versions/<version>.
+        return CollectionPaths(self.paths.root.parent.parent)
+
+    @classmethod
+    def open(
+        cls,
+        bundles_root: str | Path,
+        collection: str,
+        version: str | None = None,
+        use_gpu: bool | None = None,
+        encoder_factory: Callable[..., Any] | None = None,
+    ) -> "Bundle":
+        coll = CollectionPaths.of(bundles_root, collection)
+        version = version or coll.current()
+        if version is None:
+            raise BundleNotFoundError(
+                f"{coll.root} has no published version (no CURRENT file); build one with `vitrina index build`"
+            )
+        paths = coll.version(version)
+        if not paths.manifest.is_file():
+            raise BundleNotFoundError(f"{paths.root}: version {version!r} has no manifest.json")
+        manifest = Manifest.read(paths.manifest)
+        items = ItemTable(paths.items)
+        spaces = {
+            name: Space(paths, sm, items, use_gpu=use_gpu, encoder_factory=encoder_factory)
+            for name, sm in manifest.spaces.items()
+        }
+        return cls(paths, manifest, items, spaces)

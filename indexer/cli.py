@@ -1,0 +1,96 @@
+"""`vitrina index ...`: build and inspect bundles."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Build, inspect and publish bundles (embeddings, FAISS indexes, manifest).", no_args_is_help=True)
+
+SpaceOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--space",
+        help="NAME=ENCODER_SPEC, repeatable. NAME is image, text or joint; ENCODER_SPEC is "
+        "builtin:efficientnet-lite0, builtin:minilm-l6, hf:<name or local path> or ckpt:<dir>.",
+    ),
+]
+
+
+def _split(values: Optional[list[str]]) -> Optional[list[str]]:
+    if not values:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@app.command("build")
+def build(
+    catalogue: Annotated[str, typer.Option(help="table:<csv|parquet|jsonl>, folder:<dir>, or openclipart[:<root>]")],
+    out: Annotated[Path, typer.Option(help="Bundles root folder; the version goes to <out>/<collection>/versions/")],
+    collection: Annotated[str, typer.Option(help="Collection name (a folder name)")],
+    space: SpaceOpt,
+    limit: Annotated[Optional[int], typer.Option(help="Index at most N items (a deterministic spread)")] = None,
+    id_column: Annotated[str, typer.Option(help="table: column holding item ids")] = "id",
+    title_column: Annotated[Optional[str], typer.Option(help="table: column holding titles")] = None,
+    text_columns: Annotated[Optional[list[str]], typer.Option(help="table: columns joined into the item text (repeat or comma-separate)")] = None,
+    image_column: Annotated[Optional[str], typer.Option(help="table: column with image paths (absolute or relative to the table)")] = None,
+    metadata_columns: Annotated[Optional[list[str]], typer.Option(help="table: metadata columns (default: all others)")] = None,
+    list_columns: Annotated[Optional[list[str]], typer.Option(help="table (CSV): columns holding lists separated by --list-separator")] = None,
+    list_separator: Annotated[str, typer.Option(help="table (CSV): separator of list values")] = "|",
+    index_spec: Annotated[Optional[str], typer.Option(help="Force a FAISS index_factory string (default: chosen by size)")] = None,
+    target_recall: Annotated[float, typer.Option(help="Tune search parameters until recall@10 vs exact reaches this")] = 0.95,
+    workers: Annotated[int, typer.Option(help="Image decoding worker processes")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Encoder batch size")] = 32,
+    max_pixels: Annotated[int, typer.Option(help="Skip (and report) images with more pixels than this")] = 40_000_000,
+    no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version but leave CURRENT alone")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Build a new immutable version of a collection and publish it atomically.
+
+    An interrupted build leaves CURRENT untouched; running the same command again
+    resumes from the embedding chunks already written.
+    """
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+
+    table_options = {}
+    if catalogue.startswith("table:"):
+        table_options = dict(
+            id_column=id_column,
+            title_column=title_column,
+            text_columns=_split(text_columns),
+            image_column=image_column,
+            metadata_columns=_split(metadata_columns),
+            list_columns=_split(list_columns),
+            list_separator=list_separator,
+        )
+        table_options = {k: v for k, v in table_options.items() if v is not None}
+    try:
+        requests = [SpaceRequest.parse(s) for s in space]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--space")
+    options = BuildOptions(
+        limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
+        index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
+    )
+    result = build_bundle(catalogue, out, collection, requests, options)
+    typer.echo(json.dumps({"version": result.version, "path": str(result.paths.root), "report": {
+        k: v for k, v in result.report.items() if k != "images_skipped"}, "images_skipped": len(result.report["images_skipped"])}, indent=2, default=str))
+
+
+@app.command("info")
+def info(
+    bundles: Annotated[Path, typer.Option(help="Bundles root folder")],
+    collection: Annotated[str, typer.Option(help="Collection name")],
+    version: Annotated[Optional[str], typer.Option(help="Version (default: CURRENT)")] = None,
+) -> None:
+    """Print a version's manifest."""
+    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas import Manifest
+
+    coll = CollectionPaths.of(bundles, collection)
+    version = version or coll.current()
+    if version is None:
+        raise typer.BadParameter(f"{coll.root} has no published version", param_hint="--collection")
+    typer.echo(Manifest.read(coll.version(version).manifest).to_json())

@@ -1,0 +1,56 @@
+"""Items, their thumbnails and their neighbours.
+
+Ids may contain '/', so every route takes the id as a `path` parameter; the
+suffix routes are declared before the bare one so `<id>/image` and
+`<id>/neighbours` win. (An id that itself ends in "/image" or "/neighbours"
+is therefore only reachable through those suffix routes.)
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from vitrina.search_api.models import Hits, ItemView
+from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
+from vitrina.search_api.rest.params import FilterQuery, KQuery
+from vitrina.search_api.models import Hits, ItemView
+from vitrina.search_api.rest.schemas import ERROR_RESPONSES
+
+router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERROR_RESPONSES)
+
+
+@router.get(
+    "/{item_id:path}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "PNG thumbnail"}},
+)
+def get_item_image(
+    item_id: str,
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    size: Annotated[int, Query(description="Longest side in pixels (16..1024); small images are not enlarged")] = 256,
+) -> Response:
+    thumb = service.thumbnail(item_id, size)
+    headers = {"Cache-Control": f"public, max-age={settings.thumbnail_max_age_s}", "ETag": thumb.etag}
+    if request.headers.get("if-none-match") == thumb.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(thumb.content, media_type=thumb.media_type, headers=headers)
+
+
+@router.get("/{item_id:path}/neighbours", response_model=Hits)
+def get_item_neighbours(
+    item_id: str,
+    service: ServiceDep,
+    space: Annotated[str, Query(description="Space to look in (image, text, joint)")] = "image",
+    k: KQuery = 10,
+    filter: FilterQuery = None,
+) -> Hits:
+    """The k items closest to this one, itself excluded."""
+    return service.neighbours(item_id, space, k, filter)
+
+
+@router.get("/{item_id:path}", response_model=ItemView)
+def get_item(item_id: str, service: ServiceDep) -> ItemView:
+    return service.get_item(item_id)

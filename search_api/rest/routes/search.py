@@ -1,0 +1,34 @@
+"""Text and image queries."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from vitrina.search_api.models import Hits
+from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
+from vitrina.search_api.rest.params import FILTER_HELP, K_HELP
+from vitrina.search_api.models import Hits
+from vitrina.search_api.rest.schemas import ERROR_RESPONSES, TextSearchRequest
+
+router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERROR_RESPONSES)
+
+
+@router.post("/text", response_model=Hits)
+def search_text(body: TextSearchRequest, service: ServiceDep) -> Hits:
+    return service.search_text(body.query, body.space, body.k, body.filter)
+
+
+@router.post("/image", response_model=Hits)
+def search_image(
+    file: Annotated[UploadFile, File(description="The query image (PNG, JPEG, ...)")],
+    service: ServiceDep,
+    settings: SettingsDep,
+    space: Annotated[str, Form(description="A space that takes image queries (image, joint)")] = "image",
+    k: Annotated[int, Form(description=K_HELP)] = 10,
+    filter: Annotated[str | None, Form(description=FILTER_HELP)] = None,
+) -> Hits:
+    # The app's body limit already stopped oversized requests while streaming;
+    # reading one byte past the limit lets the service name the limit exactly.
+    data = file.file.read(settings.max_upload_bytes + 1)
+    return service.search_image(data, space, k, filter, content_type=file.content_type)

@@ -1,0 +1,41 @@
+"""REST-only wire models: request bodies, health and the error envelope.
+
+Responses of the operations are the service's own models (`search_api.models`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StatusPublic(BaseModel):
+    status: str
+    bundle_version: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorDetail
+
+
+class TextSearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description="Words to search for", examples=["a red car"])
+    space: str = Field(default="text", description="A space that takes text queries (text, joint)")
+    k: int = Field(default=10, description="Number of hits")
+    filter: dict[str, Any] | None = Field(
+        default=None, description="Metadata filter", examples=[{"category": "vehicles", "year": {"gte": 1950}}]
+    )
+
+
+# Documented on every route so clients see the error envelope in OpenAPI.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic} for status in (400, 404, 413, 415, 422, 503)
+}

@@ -1,0 +1,255 @@
+"""The service layer: every operation REST (and later gRPC) exposes, as plain Python.
+
+Each public method takes ONE snapshot from the holder and passes it down, so
+a hot swap during a request cannot mix versions. Errors are the typed ones
+of `errors.py`; transports map them.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
+from vitrina.schemas import Modality
+from vitrina.search_api.errors import BadImage, InvalidArgument, NotFound, PayloadTooLarge, UnsupportedMedia
+from vitrina.search_api.filters import parse_filter
+from vitrina.search_api.holder import BundleHolder, Served
+from vitrina.search_api.lru import LRUCache
+from vitrina.search_api.models import (
+    BundleView,
+    EncoderView,
+    Hit,
+    Hits,
+    ItemView,
+    SpaceView,
+    Thumbnail,
+    image_url,
+)
+from vitrina.search_api.settings import Settings
+
+FilterInput = str | Mapping[str, Any] | None
+# Browsers and curl send this for files they cannot type; the decoder decides.
+_GENERIC_MEDIA = {"application/octet-stream", "binary/octet-stream"}
+
+
+class SearchService:
+    def __init__(self, holder: BundleHolder, settings: Settings | None = None):
+        self.holder = holder
+        self.settings = settings or Settings()
+        self._thumbnails: LRUCache[tuple[str, str, int], Thumbnail] = LRUCache(self.settings.thumbnail_cache_entries)
+
+    # -- items --------------------------------------------------------------------------
+
+    def get_item(self, item_id: str) -> ItemView:
+        bundle = self.holder.get()
+        record = _record(bundle, item_id)
+        return ItemView(
+            bundle_version=bundle.version,
+            id=record.id,
+            title=record.title,
+            text=record.text,
+            metadata=record.metadata,
+            image_url=_image_url(record),
+            spaces=[name for name, space in bundle.spaces.items() if item_id in space.row_of],
+        )
+
+    def image_path(self, item_id: str) -> Path:
+        return _image_path(self.holder.get(), item_id)
+
+    def thumbnail(self, item_id: str, size: int) -> Thumbnail:
+        """PNG that fits in size x size (aspect kept, never enlarged), cached per version."""
+        lo, hi = self.settings.thumbnail_min, self.settings.thumbnail_max
+        if not lo <= size <= hi:
+            raise InvalidArgument("size", f"size must be between {lo} and {hi} pixels, got {size}")
+        bundle = self.holder.get()
+        key = (bundle.version, item_id, size)
+        cached = self._thumbnails.get(key)
+        if cached is not None:
+            return cached
+        from vitrina.training.images import ImageError, load_image, thumbnail
+
+        path = _image_path(bundle, item_id)
+        try:
+            image = load_image(path, max_pixels=self.settings.max_image_pixels)
+        except (OSError, ImageError):
+            # The indexer read this file once; it has since vanished or broken on disk.
+            raise NotFound("image of item", item_id) from None
+        etag = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+        result = Thumbnail(thumbnail(image, size, format="PNG"), "image/png", f'"{etag}"')
+        self._thumbnails.put(key, result)
+        return result
+
+    # -- search -------------------------------------------------------------------------
+
+    def neighbours(self, item_id: str, space: str = "image", k: int = 10, filter: FilterInput = None) -> Hits:
+        served = self.holder.snapshot()
+        sp = _space(served.bundle, space)
+        _check_k(k, self.settings.max_k)
+        allowed = _allowed(served, sp, filter)
+        _record(served.bundle, item_id)
+        row = sp.row_of.get(item_id)
+        if row is None:
+            raise NotFound(f"item in space {space!r}", item_id)
+        query = sp.vectors[row : row + 1]
+        return _search(served.bundle, sp, query, k, allowed, exclude_row=row)
+
+    def search_text(self, query: str, space: str = "text", k: int = 10, filter: FilterInput = None) -> Hits:
+        served = self.holder.snapshot()
+        sp = _space(served.bundle, space, Modality.TEXT)
+        _check_k(k, self.settings.max_k)
+        allowed = _allowed(served, sp, filter)
+        if not query or not query.strip():
+            raise InvalidArgument("query", "query is empty; send some words to search for")
+        if len(query) > self.settings.max_query_chars:
+            raise InvalidArgument(
+                "query", f"query has {len(query)} characters, more than the limit of {self.settings.max_query_chars}"
+            )
+        vector = sp.encoder(Modality.TEXT).encode([query])
+        return _search(served.bundle, sp, vector, k, allowed)
+
+    def search_image(
+        self,
+        image: bytes,
+        space: str = "image",
+        k: int = 10,
+        filter: FilterInput = None,
+        content_type: str | None = None,
+    ) -> Hits:
+        served = self.holder.snapshot()
+        sp = _space(served.bundle, space, Modality.IMAGE)
+        _check_k(k, self.settings.max_k)
+        allowed = _allowed(served, sp, filter)
+        picture = self._decode(image, content_type)
+        vector = sp.encoder(Modality.IMAGE).encode([picture])
+        return _search(served.bundle, sp, vector, k, allowed)
+
+    def _decode(self, data: bytes, content_type: str | None):
+        from vitrina.training.images import ImageDecodeError, ImageTooLarge, load_image
+
+        limit = self.settings.max_upload_bytes
+        if len(data) > limit:
+            raise PayloadTooLarge(limit, f"upload is {len(data)} bytes, over the limit of {limit} bytes")
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media and not media.startswith("image/") and media not in _GENERIC_MEDIA:
+            raise UnsupportedMedia(f"upload has content type {media!r}; send an image (image/png, image/jpeg ...)")
+        if not data:
+            raise BadImage("the upload is empty; send an image file in the 'file' field")
+        try:
+            return load_image(data, max_pixels=self.settings.max_image_pixels)
+        except ImageTooLarge as exc:
+            raise PayloadTooLarge(self.settings.max_image_pixels, f"image too large: {exc}") from None
+        except ImageDecodeError as exc:
+            raise BadImage(f"cannot decode the upload as an image: {exc}") from None
+
+    # -- bundle ---------------------------------------------------------------------------
+
+    def bundle_info(self) -> BundleView:
+        bundle = self.holder.get()
+        manifest = bundle.manifest
+        collection = bundle.collection_paths
+        return BundleView(
+            collection=manifest.collection,
+            version=manifest.version,
+            parent=manifest.parent,
+            created_at=manifest.created_at,
+            items=len(bundle.items),
+            spaces=[_space_view(space) for space in bundle.spaces.values()],
+            current_version=collection.current(),
+            versions=collection.versions(),
+        )
+
+
+# -- helpers shared by the operations above ------------------------------------------------
+
+
+def _record(bundle: Bundle, item_id: str) -> ItemRecord:
+    record = bundle.items.get(item_id)
+    if record is None:
+        raise NotFound("item", item_id)
+    return record
+
+
+def _image_url(record: ItemRecord) -> str | None:
+    # The reader nulls image_ref when the indexer flagged the image (missing, undecodable).
+    return image_url(record.id) if record.image_ref else None
+
+
+def _image_path(bundle: Bundle, item_id: str) -> Path:
+    record = _record(bundle, item_id)
+    if not record.image_ref or "://" in record.image_ref:
+        raise NotFound("image of item", item_id)
+    return Path(record.image_ref)
+
+
+def _space(bundle: Bundle, name: str, modality: Modality | None = None) -> Space:
+    space = bundle.spaces.get(name)
+    if space is None:
+        raise InvalidArgument("space", f"unknown space {name!r}; this bundle has: {', '.join(bundle.spaces)}")
+    if modality is not None and modality not in space.manifest.encoders:
+        accepting = [n for n, s in bundle.spaces.items() if modality in s.manifest.encoders]
+        raise InvalidArgument(
+            "space",
+            f"space {name!r} takes no {modality.value} queries; "
+            f"spaces that do: {', '.join(accepting) or '(none in this bundle)'}",
+        )
+    return space
+
+
+def _check_k(k: int, max_k: int) -> None:
+    if not 1 <= k <= max_k:
+        raise InvalidArgument("k", f"k must be between 1 and {max_k}, got {k}")
+
+
+def _allowed(served: Served, space: Space, raw: FilterInput) -> np.ndarray | None:
+    """The filter as a mask over the space's rows (None: no filter, search everything)."""
+    flt = parse_filter(raw)
+    if flt is None:
+        return None
+    return served.metadata.mask(flt)[space.item_rows]
+
+
+def _search(
+    bundle: Bundle,
+    space: Space,
+    query: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None,
+    exclude_row: int | None = None,
+) -> Hits:
+    ask = k
+    if exclude_row is not None:
+        if allowed is None:
+            ask = k + 1  # the item finds itself first; one extra keeps k after dropping it
+        else:
+            allowed = allowed.copy()
+            allowed[exclude_row] = False
+    if allowed is not None and not allowed.any():
+        return Hits(bundle_version=bundle.version, hits=[])  # nothing can match; the index is not asked
+    ask = min(ask, len(space.ids))
+    scores, rows = space.index.search(np.ascontiguousarray(query, dtype=np.float32), ask, allowed)
+    pairs = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and r != exclude_row][:k]
+    hits = []
+    for rank, (score, row) in enumerate(pairs, start=1):
+        record = bundle.items.record(int(space.item_rows[row]))
+        hits.append(
+            Hit(id=record.id, score=score, rank=rank, title=record.title, metadata=record.metadata, image_url=_image_url(record))
+        )
+    return Hits(bundle_version=bundle.version, hits=hits)
+
+
+def _space_view(space: Space) -> SpaceView:
+    manifest = space.manifest
+    return SpaceView(
+        name=space.name,
+        rows=manifest.rows,
+        dim=manifest.dim,
+        metric=manifest.metric.value,
+        indexed_modality=manifest.indexed_modality.value,
+        query_modalities=[m.value for m in manifest.encoders],
+        index_factory=manifest.index.factory,
+        recall_at_10=manifest.index.recall_at_10,
+        encoders=[EncoderView(modality=m.value, spec=e.spec, fingerprint=e.fingerprint) for m, e in manifest.encoders.items()],
+    )

@@ -1,0 +1,60 @@
+"""Server settings: one typed model, validated once at startup.
+
+pydantic-settings is not a dependency, so `Settings.from_env` reads the
+`VITRINA_*` variables itself; explicit keyword arguments (from the CLI or a
+test) win over the environment.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "VITRINA_"
+MiB = 1 << 20
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bundles_root: Path | None = Field(default=None, description="Folder holding one folder per collection")
+    collection: str | None = Field(default=None, description="Collection served; its CURRENT version loads at startup")
+    preload_encoders: bool = Field(default=True, description="Create query encoders at load, not on the first query")
+    use_gpu: bool | None = Field(default=None, description="FAISS on GPU; None: when one is visible")
+
+    max_k: int = Field(default=1000, ge=1, description="Largest k a search may ask for")
+    max_query_chars: int = Field(default=1000, ge=1)
+    max_upload_bytes: int = Field(default=10 * MiB, ge=1, description="Largest image upload")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard for images")
+
+    thumbnail_min: int = Field(default=16, ge=1)
+    thumbnail_max: int = Field(default=1024, ge=1)
+    thumbnail_cache_entries: int = Field(default=512, ge=0)
+    thumbnail_max_age_s: int = Field(default=3600, ge=0, description="Cache-Control max-age of thumbnails")
+    filter_cache_entries: int = Field(default=256, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if (self.bundles_root is None) != (self.collection is None):
+            raise ValueError("give both bundles_root and collection, or neither (a holder is then passed in)")
+        if self.collection is not None:
+            from vitrina.indexer.bundle.layout import check_name
+
+            check_name(self.collection, "collection")
+        if self.thumbnail_min > self.thumbnail_max:
+            raise ValueError(f"thumbnail_min ({self.thumbnail_min}) is above thumbnail_max ({self.thumbnail_max})")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Fields from `VITRINA_<FIELD>` variables, then `overrides` (None values are ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,108 @@
+"""Shared fixtures: a tiny real bundle built by the real indexer with fake encoders.
+
+The bundle is built once per session and copied per test module that may
+mutate it; tests that only read share it.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+# A hub call hangs ~30 s before failing; every test runs offline.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+COLOURS = {
+    "animals": [(200, 40, 40), (220, 60, 50), (180, 30, 60)],
+    "plants": [(40, 180, 60), (60, 200, 40), (30, 160, 90)],
+    "vehicles": [(40, 60, 200), (60, 40, 220), (30, 90, 170)],
+}
+WORDS = {
+    "animals": ["cat", "dog", "horse", "bird", "fish"],
+    "plants": ["tree", "flower", "rose", "grass", "leaf"],
+    "vehicles": ["car", "truck", "bus", "bicycle", "train"],
+}
+TAGS = ["old", "new", "large", "small"]
+
+
+def write_tiny_catalogue(folder: Path, per_category: int = 20) -> Path:
+    """60 items in 3 categories: colour and words both carry the category."""
+    from PIL import Image
+
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rows = []
+    n = 0
+    for category, colours in COLOURS.items():
+        for i in range(per_category):
+            colour = colours[i % len(colours)]
+            word = WORDS[category][i % len(WORDS[category])]
+            item_id = f"{category}-{i:02d}"
+            img = Image.new("RGB", (24, 24), colour)
+            # A lighter square keeps images of one category distinct but close.
+            img.paste(tuple(min(255, c + 40) for c in colour), (4 + i % 8, 4, 12 + i % 8, 12))
+            img.save(images / f"{item_id}.png")
+            rows.append(
+                {
+                    "id": item_id,
+                    "title": f"{word} {i}",
+                    "description": f"a {word} from the {category} collection",
+                    "image": f"images/{item_id}.png",
+                    "category": category,
+                    "tags": "|".join(TAGS[j] for j in range(len(TAGS)) if (n >> j) & 1),
+                    "year": str(1900 + n * 2),
+                }
+            )
+            n += 1
+    path = folder / "catalogue.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+TABLE_OPTIONS = dict(
+    id_column="id",
+    title_column="title",
+    text_columns=["title", "description"],
+    image_column="image",
+    metadata_columns=["category", "tags", "year"],
+    list_columns=["tags"],
+)
+
+
+def build_tiny_bundle(out: Path, catalogue: Path, factory=None, **options):
+    from tests.fakes import FakeFactory
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+
+    factory = factory or FakeFactory()
+    opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+    for key, value in options.items():
+        setattr(opts, key, value)
+    spaces = [SpaceRequest("image", "fake:image"), SpaceRequest("text", "fake:text")]
+    return build_bundle(f"table:{catalogue}", out, "tiny", spaces, opts, encoder_factory=factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_catalogue(tmp_path_factory) -> Path:
+    return write_tiny_catalogue(tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_root(tmp_path_factory, tiny_catalogue) -> Path:
+    """Bundles root holding collection 'tiny' with one published version. Read only."""
+    out = tmp_path_factory.mktemp("bundles")
+    build_tiny_bundle(out, tiny_catalogue)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_bundle_root):
+    from tests.fakes import FakeFactory
+    from vitrina.indexer.bundle.reader import Bundle
+
+    return Bundle.open(tiny_bundle_root, "tiny", encoder_factory=FakeFactory())

@@ -1,0 +1,72 @@
+"""A real uvicorn server on a free port, queried over real HTTP, then stopped cleanly."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.fakes import FakeFactory
+from vitrina.search_api import Settings, create_app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def base_url(tiny_bundle_root):
+    app = create_app(Settings(bundles_root=tiny_bundle_root, collection="tiny"), encoder_factory=FakeFactory())
+    # Bind first (port 0: the OS picks a free one) and hand the socket over, so no other process can take it.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+@pytest.fixture(scope="module")
+def http(base_url):
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        yield client
+
+
+def test_ready(http):
+    response = http.get("/readyz")
+    assert response.status_code == 200 and response.json()["status"] == "ready"
+
+
+def test_neighbours(http):
+    response = http.get("/v1/items/animals-00/neighbours", params={"space": "text", "k": 5})
+    assert response.status_code == 200
+    hits = response.json()["hits"]
+    assert [h["metadata"]["category"] for h in hits] == ["animals"] * 5
+
+
+def test_text_search(http):
+    response = http.post("/v1/search/text", json={"query": "car", "k": 3, "filter": {"tags": "new"}})
+    assert response.status_code == 200
+    hits = response.json()["hits"]
+    assert len(hits) == 3 and all(h["metadata"]["category"] == "vehicles" for h in hits)
+
+
+def test_error_envelope_over_http(http):
+    response = http.get("/v1/items/animals-00/neighbours", params={"k": 0})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "k"
+
+
+def test_thumbnail_over_http(http):
+    response = http.get("/v1/items/plants-00/image", params={"size": 16})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"

@@ -1,0 +1,297 @@
+"""The REST transport: routing, status codes, the error envelope, uploads and thumbnails."""
+from __future__ import annotations
+
+import io
+import json
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from tests.fakes import FakeFactory
+from tests.unit.test_service import NO_IMAGE_ID, ODD_IDS, build_odd_bundle, png_bytes
+from vitrina.search_api import BundleHolder, Settings, create_app
+
+UPLOAD_LIMIT = 4096
+
+
+def make_client(bundles_root, collection="tiny", **settings) -> TestClient:
+    settings = Settings(bundles_root=bundles_root, collection=collection, **settings)
+    return TestClient(create_app(settings, encoder_factory=FakeFactory()))
+
+
+@pytest.fixture(scope="module")
+def client(tiny_bundle_root):
+    with make_client(tiny_bundle_root, max_k=50, max_upload_bytes=UPLOAD_LIMIT) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def odd_client(tmp_path_factory):
+    with make_client(build_odd_bundle(tmp_path_factory.mktemp("odd"))) as client:
+        yield client
+
+
+def assert_error(response, status: int, code: str, field: str | None = None, match: str = ""):
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["field"] == field
+    assert match in error["message"]
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [h["id"] for h in response.json()["hits"]]
+
+
+def categories(response) -> list[str]:
+    return [h["metadata"]["category"] for h in response.json()["hits"]]
+
+
+def neighbours(client, item_id="animals-00", **params):
+    if isinstance(params.get("filter"), dict):
+        params["filter"] = json.dumps(params["filter"])
+    return client.get(f"/v1/items/{item_id}/neighbours", params=params)
+
+
+# -- health and bundle ------------------------------------------------------------------------
+
+
+def test_health_and_ready(client, tiny_bundle):
+    assert client.get("/healthz").json() == {"status": "ok", "bundle_version": None}
+    assert client.get("/readyz").json() == {"status": "ready", "bundle_version": tiny_bundle.version}
+
+
+def test_bundle(client, tiny_bundle):
+    body = client.get("/v1/bundle").json()
+    assert body["version"] == tiny_bundle.version and body["items"] == 60
+    assert [s["name"] for s in body["spaces"]] == ["image", "text"]
+    assert body["spaces"][0]["index_factory"] and body["versions"] == [tiny_bundle.version]
+
+
+def test_no_bundle_is_503(tmp_path):
+    with make_client(tmp_path) as client:
+        assert client.get("/healthz").status_code == 200
+        assert_error(client.get("/readyz"), 503, "unavailable", match="no bundle is loaded")
+        assert_error(client.post("/v1/search/text", json={"query": "car"}), 503, "unavailable")
+        assert_error(client.get("/v1/items/a/neighbours"), 503, "unavailable")
+
+
+def test_injected_holder_is_served_without_settings(tiny_bundle):
+    holder = BundleHolder()
+    holder.swap(tiny_bundle)
+    with TestClient(create_app(Settings(), holder=holder)) as client:
+        assert client.get("/v1/items/animals-01").json()["title"] == "dog 1"
+
+
+# -- items --------------------------------------------------------------------------------------
+
+
+def test_item(client):
+    body = client.get("/v1/items/animals-00").json()
+    assert body["metadata"] == {"category": "animals", "tags": [], "year": 1900}
+    assert body["image_url"] == "/v1/items/animals-00/image"
+
+
+@pytest.mark.parametrize("path", ["/v1/items/nope", "/v1/items/nope/image", "/v1/items/nope/neighbours"])
+def test_unknown_item_is_404(client, path):
+    assert_error(client.get(path), 404, "not_found", match="'nope' not found")
+
+
+def test_thumbnail(client):
+    response = client.get("/v1/items/plants-02/image", params={"size": 16})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert "max-age=" in response.headers["cache-control"]
+    image = Image.open(io.BytesIO(response.content))
+    assert (image.format, image.size) == ("PNG", (16, 16))
+    again = client.get("/v1/items/plants-02/image?size=16", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("size", ["15", "1025"])
+def test_thumbnail_size_out_of_range(client, size):
+    assert_error(client.get(f"/v1/items/plants-02/image?size={size}"), 422, "invalid_argument", "size")
+
+
+def test_thumbnail_size_not_a_number(client):
+    assert_error(client.get("/v1/items/plants-02/image?size=big"), 422, "invalid_argument", "size")
+
+
+# -- neighbours ------------------------------------------------------------------------------------
+
+
+def test_neighbours_text_top5_animals(client):
+    response = neighbours(client, space="text", k=5)
+    assert len(ids(response)) == 5 and categories(response) == ["animals"] * 5
+    assert "animals-00" not in ids(response)
+    assert [h["rank"] for h in response.json()["hits"]] == [1, 2, 3, 4, 5]
+
+
+def test_neighbours_image_mostly_animals(client):
+    response = neighbours(client, space="image", k=10)
+    assert categories(response).count("animals") >= 8
+
+
+@pytest.mark.parametrize(
+    "flt, check",
+    [
+        ({"category": "plants"}, lambda m: m["category"] == "plants"),
+        ({"tags": "old"}, lambda m: "old" in m["tags"]),
+        ({"year": {"gte": 1950, "lt": 1990}}, lambda m: 1950 <= m["year"] < 1990),
+    ],
+)
+def test_neighbours_filters_return_exactly_k(client, flt, check):
+    response = neighbours(client, k=8, filter=flt)
+    hits = response.json()["hits"]
+    assert len(hits) == 8 and all(check(h["metadata"]) for h in hits)
+
+
+def test_filter_matching_fewer_than_k(client):
+    response = neighbours(client, k=20, filter={"year": {"gte": 2010}})
+    assert sorted(ids(response)) == ["vehicles-15", "vehicles-16", "vehicles-17", "vehicles-18", "vehicles-19"]
+
+
+@pytest.mark.parametrize(
+    "params, field, match",
+    [
+        ({"space": "nope"}, "space", "unknown space 'nope'; this bundle has: image, text"),
+        ({"k": 0}, "k", "k must be between 1 and 50, got 0"),
+        ({"k": 51}, "k", "got 51"),
+        ({"k": "ten"}, "k", "valid integer"),
+        ({"filter": "{not json"}, "filter", "not valid JSON"),
+        ({"filter": {"colour": "red"}}, "filter", "unknown metadata key 'colour'"),
+        ({"filter": {"year": {"near": 1900}}}, "filter", "unknown operator 'near'"),
+        ({"filter": {"year": {"gte": "old"}}}, "filter", "takes a number"),
+    ],
+)
+def test_neighbours_bad_arguments_are_422(client, params, field, match):
+    assert_error(neighbours(client, **params), 422, "invalid_argument", field, match)
+
+
+# -- text search -------------------------------------------------------------------------------------
+
+
+def test_text_search_car_ranks_vehicles_first(client):
+    response = client.post("/v1/search/text", json={"query": "car", "k": 4})
+    assert categories(response) == ["vehicles"] * 4
+
+
+def test_text_search_with_filter_object(client):
+    response = client.post("/v1/search/text", json={"query": "car", "k": 6, "filter": {"category": "plants"}})
+    assert categories(response) == ["plants"] * 6
+
+
+@pytest.mark.parametrize(
+    "body, field, match",
+    [
+        ({"query": "  "}, "query", "query is empty"),
+        ({}, "query", "Field required"),
+        ({"query": "car", "k": 0}, "k", "between 1 and 50"),
+        ({"query": "car", "space": "image"}, "space", "spaces that do: text"),
+        ({"query": "car", "filter": {"category": {"in": []}}}, "filter", "non-empty list"),
+        ({"query": "car", "filter": "plants"}, "filter", "valid dictionary"),
+        ({"query": "car", "colour": "red"}, "colour", "Extra inputs"),
+    ],
+)
+def test_text_search_bad_arguments_are_422(client, body, field, match):
+    assert_error(client.post("/v1/search/text", json=body), 422, "invalid_argument", field, match)
+
+
+def test_text_search_malformed_json_body(client):
+    response = client.post("/v1/search/text", content=b"{oops", headers={"content-type": "application/json"})
+    assert_error(response, 422, "invalid_argument", match="request body is not valid JSON")
+
+
+# -- image search --------------------------------------------------------------------------------------
+
+
+def upload(client, data: bytes, content_type="image/png", **form):
+    return client.post("/v1/search/image", files={"file": ("query.png", data, content_type)}, data=form)
+
+
+def test_image_search(client):
+    response = upload(client, png_bytes((40, 60, 200)), k="4", filter='{"tags": "new"}')
+    hits = response.json()["hits"]
+    assert categories(response) == ["vehicles"] * 4 and all("new" in h["metadata"]["tags"] for h in hits)
+
+
+def test_image_search_errors(client):
+    assert_error(upload(client, b"garbage"), 400, "bad_image", "file", "cannot decode")
+    assert_error(upload(client, b"hello", content_type="text/plain"), 415, "unsupported_media", "file")
+    assert_error(upload(client, png_bytes(), space="text"), 422, "invalid_argument", "space")
+    assert_error(upload(client, png_bytes(), k="0"), 422, "invalid_argument", "k")
+    assert_error(client.post("/v1/search/image", data={"k": "3"}), 422, "invalid_argument", "file")
+
+
+def test_upload_over_the_file_limit_is_413(client):
+    # Under the request limit (file + multipart slack), over the file limit.
+    assert_error(upload(client, b"\0" * (UPLOAD_LIMIT + 1)), 413, "payload_too_large", match="4096 bytes")
+
+
+def test_upload_over_the_request_limit_is_refused_from_content_length(client):
+    assert_error(upload(client, b"\0" * (UPLOAD_LIMIT + 200_000)), 413, "payload_too_large")
+
+
+def test_streamed_upload_without_content_length_is_cut_off(client):
+    boundary = "vitrina-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode()
+
+    def body():  # no Content-Length: only counting while reading can stop it
+        yield head
+        for _ in range(100):
+            yield b"\0" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/v1/search/image", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_unknown_route_uses_the_envelope(client):
+    assert_error(client.get("/v2/nothing"), 404, "not_found")
+
+
+# -- ids with '/' ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("item_id", ODD_IDS)
+def test_ids_with_slashes_route_to_item_image_and_neighbours(odd_client, item_id):
+    path = quote(item_id, safe="/")  # what a client must do anyway: '#' would start a fragment
+    item = odd_client.get(f"/v1/items/{path}").json()
+    assert item["id"] == item_id
+    thumb = odd_client.get(item["image_url"], params={"size": 16})
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (16, 8)
+    response = odd_client.get(f"/v1/items/{path}/neighbours", params={"space": "text", "k": 3})
+    assert len(ids(response)) == 3 and item_id not in ids(response)
+
+
+def test_item_without_image(odd_client):
+    assert odd_client.get(f"/v1/items/{NO_IMAGE_ID}").json()["image_url"] is None
+    assert_error(odd_client.get(f"/v1/items/{NO_IMAGE_ID}/image"), 404, "not_found", match="image of item")
+    response = odd_client.get(f"/v1/items/{NO_IMAGE_ID}/neighbours", params={"space": "image"})
+    assert_error(response, 404, "not_found", match="item in space 'image'")
+
+
+def test_openapi_documents_the_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    expected = {"/v1/items/{item_id}", "/v1/items/{item_id}/image", "/v1/items/{item_id}/neighbours",
+                "/v1/search/text", "/v1/search/image", "/v1/bundle", "/healthz", "/readyz"}
+    assert expected <= set(paths)
+
+
+def test_serve_cli_help():
+    import typer
+    from typer.testing import CliRunner
+
+    from vitrina.search_api.cli import serve
+
+    app = typer.Typer()
+    app.command()(serve)
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--bundles" in result.output and "--preload-encoders" in result.output
