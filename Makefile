@@ -35,6 +35,7 @@ test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
+	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/search.py
 
 clean:

@@ -94,16 +94,76 @@ def _measure(workdir: str, spec: str, seed: int, single_threads: int, out: mp.Qu
     )
 
 
+PEER = "usearch"
+
+
+def _measure_usearch(workdir: str, spec: str, seed: int, single_threads: int, out: mp.Queue) -> None:
+    """Child process: the peer, USearch's HNSW (connectivity 32, like HNSW32).
+
+    USearch has no recall tuner, so expansion_search is swept and the smallest
+    value reaching recall@10 >= 0.95 on the held-out queries is kept: that
+    tunes on the test queries, which favours the peer.
+    """
+    from usearch.index import Index
+
+    from vitrina.indexer.index import recall_at_k
+
+    base = np.load(f"{workdir}/base.npy")
+    queries = np.load(f"{workdir}/queries.npy")
+    truth = np.load(f"{workdir}/truth.npy")
+    t = time.perf_counter()
+    index = Index(ndim=base.shape[1], metric="ip", dtype="f32", connectivity=32, expansion_add=96)
+    index.add(np.arange(len(base)), base, threads=0)
+    build_s = time.perf_counter() - t
+    for ef in (16, 32, 64, 128, 256, 512, 1024):
+        index.expansion_search = ef
+        rows = index.search(queries, K, threads=0).keys
+        if recall_at_k(rows, truth, K) >= 0.95:
+            break
+    path = Path(workdir) / "peer.usearch"
+    index.save(str(path))
+    size = path.stat().st_size
+    path.unlink()
+    latencies = np.empty(len(queries))
+    index.search(queries[:10], K, threads=single_threads)
+    for i in range(len(queries)):
+        t = time.perf_counter()
+        index.search(queries[i], K, threads=single_threads)
+        latencies[i] = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = index.search(queries, K, threads=0).keys
+    batched = time.perf_counter() - t
+    out.put(
+        {
+            "params": f"expansion_search={ef}",
+            "build_s": build_s,
+            "tune_recall": float("nan"),
+            "size_mb": size / 2**20,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "qps_1": len(queries) / latencies.sum(),
+            "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+            "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+            "qps_batch": len(queries) / batched,
+            "recall": recall_at_k(np.asarray(rows, dtype=np.int64), truth, K),
+        }
+    )
+
+
 def _run_in_child(workdir: str, spec: str, seed: int, single_threads: int) -> dict:
     ctx = mp.get_context("spawn")  # fresh process: clean RSS, no forked OpenMP state
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(workdir, spec, seed, single_threads, queue))
+    target = _measure_usearch if spec == PEER else _measure
+    proc = ctx.Process(target=target, args=(workdir, spec, seed, single_threads, queue))
     proc.start()
     result = queue.get()  # before join(): a full pipe would otherwise block the child
     proc.join()
     if proc.exitcode != 0:
         raise RuntimeError(f"benchmark of {spec} exited with {proc.exitcode}")
     return result
+
+
+def _fmt(value: float) -> str:
+    return "-" if value != value else f"{value:.3f}"  # NaN: not measured (the peer has no tuner)
 
 
 def bench_size(n: int, dim: int, n_queries: int, seed: int, specs: list[str] | None, single_threads: int) -> str:
@@ -125,6 +185,12 @@ def bench_size(n: int, dim: int, n_queries: int, seed: int, specs: list[str] | N
     truth_s = time.perf_counter() - t
 
     candidates = _candidates(n, dim) if specs is None else [(s, s) for s in specs]
+    try:
+        import usearch  # noqa: F401  (optional peer: pip install usearch)
+
+        candidates.append(("usearch HNSW, M=32 (peer)", PEER))
+    except ImportError:
+        print("  usearch not installed: the peer row is skipped", file=sys.stderr)
     lines = [
         f"### N = {n:,} x {dim}-d, {n_queries} held-out queries, k = {K}",
         "",
@@ -144,7 +210,7 @@ def bench_size(n: int, dim: int, n_queries: int, seed: int, specs: list[str] | N
             print(f"  N={n:,}: {label} ...", file=sys.stderr, flush=True)
             r = _run_in_child(workdir, spec, seed, single_threads)
             lines.append(
-                f"| {label} | {r['params']} | {r['build_s']:.1f} | {r['tune_recall']:.3f} | {r['recall']:.3f} "
+                f"| {label} | {r['params']} | {r['build_s']:.1f} | {_fmt(r['tune_recall'])} | {r['recall']:.3f} "
                 f"| {r['size_mb']:.1f} | {r['rss_mb']:.0f} | {r['qps_1']:.0f} | {r['p50_ms']:.2f} "
                 f"| {r['p99_ms']:.2f} | {r['qps_batch']:.0f} |"
             )

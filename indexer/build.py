@@ -61,6 +61,9 @@ class BuildOptions:
     target_recall: float = 0.95
     progress: bool = True
     publish: bool = True
+    # Return CURRENT instead of building when it came from identical inputs
+    # (same catalogue content, encoder fingerprints and options).
+    skip_unchanged: bool = False
 
 
 @dataclass
@@ -69,6 +72,15 @@ class BuildResult:
     paths: VersionPaths
     manifest: Manifest
     report: dict[str, Any]
+    reused: bool = False
+
+
+def _current_if_built_from(coll: CollectionPaths, key: str) -> Manifest | None:
+    version = coll.current()
+    if version is None:
+        return None
+    manifest = Manifest.read(coll.version(version).manifest)
+    return manifest if manifest.build.get("key") == key else None
 
 
 def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str, dict], options: BuildOptions) -> str:
@@ -139,6 +151,11 @@ def build_bundle(
         encoders = _create_space_encoders(spaces, encoder_factory)
 
     key = _build_key(fingerprint, spaces, encoders, options)
+    unchanged = _current_if_built_from(coll, key) if options.skip_unchanged else None
+    if unchanged is not None:
+        log.info("CURRENT was built from identical inputs; not rebuilding", extra={"version": unchanged.version})
+        paths = coll.version(unchanged.version)
+        return BuildResult(unchanged.version, paths, unchanged, json.loads(paths.build_report.read_text()), reused=True)
     staging = coll.staging(key)
     staging.root.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {}}
@@ -204,7 +221,7 @@ def build_bundle(
             created_at=datetime.now(timezone.utc),
             catalogue=CatalogueInfo(spec=catalogue, fingerprint=fingerprint, items=len(items), report=report["catalogue"]),
             spaces=space_manifests,
-            build={"libraries": _library_versions(), "timings_s": timer.seconds, "options": {
+            build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
                 "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall}},
         )
         write_manifest(staging, manifest)

@@ -45,6 +45,7 @@ def build(
     batch_size: Annotated[int, typer.Option(help="Encoder batch size")] = 32,
     max_pixels: Annotated[int, typer.Option(help="Skip (and report) images with more pixels than this")] = 40_000_000,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version but leave CURRENT alone")] = False,
+    skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="Do nothing when CURRENT was built from identical inputs")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -73,8 +74,12 @@ def build(
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
+        skip_unchanged=skip_unchanged,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
+    if result.reused:
+        typer.echo(f"CURRENT ({result.version}) was built from identical inputs; nothing to do")
+        return
     typer.echo(json.dumps({"version": result.version, "path": str(result.paths.root), "report": {
         k: v for k, v in result.report.items() if k != "images_skipped"}, "images_skipped": len(result.report["images_skipped"])}, indent=2, default=str))
 

@@ -23,6 +23,12 @@ class Settings(BaseModel):
     collection: str | None = Field(default=None, description="Collection served; its CURRENT version loads at startup")
     preload_encoders: bool = Field(default=True, description="Create query encoders at load, not on the first query")
     use_gpu: bool | None = Field(default=None, description="FAISS on GPU; None: when one is visible")
+    faiss_threads: int = Field(
+        default=1,
+        ge=0,
+        description="OpenMP threads per FAISS search (0: FAISS default). The server parallelises across "
+        "requests; a 2-thread fork/join around one small query measured 12 ms instead of 1 ms here",
+    )
 
     max_k: int = Field(default=1000, ge=1, description="Largest k a search may ask for")
     max_query_chars: int = Field(default=1000, ge=1)

@@ -12,24 +12,6 @@ log = logging.getLogger("vitrina.demo")
 DEMO_SPACES = ["image=builtin:efficientnet-lite0", "text=builtin:minilm-l6"]
 
 
-def _up_to_date(bundles: Path, collection: str, catalogue: str, limit: Optional[int]) -> bool:
-    """True when CURRENT was built from the same catalogue, limit and encoder specs."""
-    from vitrina.indexer.bundle.layout import CollectionPaths
-    from vitrina.schemas import Manifest
-
-    coll = CollectionPaths.of(bundles, collection)
-    version = coll.current()
-    if version is None:
-        return False
-    manifest = Manifest.read(coll.version(version).manifest)
-    specs = sorted(f"{name}={next(iter(sm.encoders.values())).spec}" for name, sm in manifest.spaces.items())
-    return (
-        manifest.catalogue.spec == catalogue
-        and manifest.build.get("options", {}).get("limit") == limit
-        and specs == sorted(DEMO_SPACES)
-    )
-
-
 def demo(
     bundles: Annotated[Path, typer.Option(help="Bundles root folder")] = Path("bundles"),
     collection: Annotated[str, typer.Option(help="Collection name")] = "openclipart",
@@ -42,7 +24,8 @@ def demo(
 ) -> None:
     """Build the openclipart bundle (image + text spaces, offline built-in encoders) and serve it.
 
-    Re-running reuses the published version when nothing changed.
+    Re-running reuses the published version when the catalogue, encoders and
+    options are unchanged.
     """
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
 
@@ -53,13 +36,14 @@ def demo(
             "(`apt-get install openclipart-png openclipart-svg`, done by `make demo`)",
             param_hint="--openclipart-root",
         )
-    if rebuild or not _up_to_date(bundles, collection, catalogue, limit):
-        result = build_bundle(
-            catalogue, bundles, collection, [SpaceRequest.parse(s) for s in DEMO_SPACES], BuildOptions(limit=limit)
-        )
-        typer.echo(f"published {collection} version {result.version}: {result.report['spaces']}")
+    result = build_bundle(
+        catalogue, bundles, collection, [SpaceRequest.parse(s) for s in DEMO_SPACES],
+        BuildOptions(limit=limit, skip_unchanged=not rebuild),
+    )
+    if result.reused:
+        typer.echo(f"{collection}: CURRENT ({result.version}) was built from the same inputs; not rebuilding (--rebuild forces)")
     else:
-        typer.echo(f"{collection}: CURRENT is up to date, not rebuilding (use --rebuild to force)")
+        typer.echo(f"published {collection} version {result.version}: {result.report['spaces']}")
     if serve_after:
         from vitrina.search_api.cli import serve
 

@@ -26,8 +26,8 @@ def exact_search(
     """Top-k rows of `vectors` by inner product with each query.
 
     vectors: float [n, d]; queries: float [m, d]; allowed: optional bool [n] mask.
-    Returns (scores float32 [m, k], rows int64 [m, k]) best first; equal
-    scores are listed in row order. When fewer than k rows are allowed the tail
+    Returns (scores float32 [m, k], rows int64 [m, k]) best first (equal
+    scores within the result in row order). When fewer than k rows are allowed the tail
     is padded with row -1 and score -inf.
     """
     vectors = _validate.matrix("vectors", vectors)
@@ -43,38 +43,42 @@ def exact_search(
     if m == 0 or n_candidates == 0:
         return scores, rows
 
-    for q0 in range(0, m, QUERY_BLOCK):
-        q = queries[q0 : q0 + QUERY_BLOCK]
-        best_s = np.full((q.shape[0], 0), -np.inf, dtype=np.float32)
-        best_r = np.full((q.shape[0], 0), -1, dtype=np.int64)
-        for r0 in range(0, n_candidates, ROW_BLOCK):
-            if candidates is None:
-                block_rows = np.arange(r0, min(r0 + ROW_BLOCK, n), dtype=np.int64)
-                block = vectors[r0 : r0 + ROW_BLOCK]
-            else:
-                block_rows = candidates[r0 : r0 + ROW_BLOCK].astype(np.int64)
-                block = vectors[block_rows]
-            s = q @ block.T
-            if s.shape[1] > k:
-                # Cut each block to its own top-k first: argpartition is linear, and
-                # the merge below then only ever sees 2k columns.
-                part = np.argpartition(s, -k, axis=1)[:, -k:]
-                s, block_rows = np.take_along_axis(s, part, axis=1), block_rows[part]
-            else:
-                block_rows = np.broadcast_to(block_rows, s.shape)
-            best_s, best_r = _merge_topk(
-                np.concatenate([best_s, s], axis=1), np.concatenate([best_r, block_rows], axis=1), k
-            )
-        kk = best_s.shape[1]
-        scores[q0 : q0 + q.shape[0], :kk] = best_s
-        rows[q0 : q0 + q.shape[0], :kk] = best_r
+    best_s = np.full((m, 0), -np.inf, dtype=np.float32)
+    best_r = np.full((m, 0), -1, dtype=np.int64)
+    # Rows outside, queries inside: each stored vector (or gathered subset block) is read once.
+    for r0 in range(0, n_candidates, ROW_BLOCK):
+        if candidates is None:
+            block_rows = np.arange(r0, min(r0 + ROW_BLOCK, n), dtype=np.int64)
+            block = vectors[r0 : r0 + ROW_BLOCK]
+        else:
+            block_rows = candidates[r0 : r0 + ROW_BLOCK].astype(np.int64)
+            block = vectors[block_rows]
+        tops = [
+            _block_topk(queries[q0 : q0 + QUERY_BLOCK] @ block.T, block_rows, k) for q0 in range(0, m, QUERY_BLOCK)
+        ]
+        best_s, best_r = _merge_topk(
+            np.concatenate([best_s, np.concatenate([t[0] for t in tops])], axis=1),
+            np.concatenate([best_r, np.concatenate([t[1] for t in tops])], axis=1),
+            k,
+        )
+    kk = best_s.shape[1]
+    scores[:, :kk] = best_s
+    rows[:, :kk] = best_r
     return scores, rows
+
+
+def _block_topk(s: np.ndarray, block_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's k best columns of one score block (unsorted), with their row numbers."""
+    if s.shape[1] <= k:
+        return s, np.broadcast_to(block_rows, s.shape)
+    # argpartition is linear; only 2k columns per query ever reach the sort in _merge_topk.
+    part = np.argpartition(s, -k, axis=1)[:, -k:]
+    return np.take_along_axis(s, part, axis=1), block_rows[part]
 
 
 def _merge_topk(s: np.ndarray, r: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep the k best columns per row of (s, r), sorted by (-score, row)."""
     if s.shape[1] > k:
-        # argpartition is O(cols); only the survivors get the full sort below.
         part = np.argpartition(s, -k, axis=1)[:, -k:]
         s = np.take_along_axis(s, part, axis=1)
         r = np.take_along_axis(r, part, axis=1)

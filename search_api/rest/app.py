@@ -38,8 +38,16 @@ def _load_initial_bundle(holder: BundleHolder, settings: Settings) -> None:
         log.warning("starting without a bundle: %s", exc)
 
 
+def _configure_faiss(settings: Settings) -> None:
+    if settings.faiss_threads > 0:
+        import faiss
+
+        faiss.omp_set_num_threads(settings.faiss_threads)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _configure_faiss(app.state.settings)
     _load_initial_bundle(app.state.holder, app.state.settings)
     yield
 

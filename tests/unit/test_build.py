@@ -123,3 +123,11 @@ def test_space_argument_is_validated():
         SpaceRequest.parse("builtin:minilm-l6")
     with pytest.raises(ValueError, match="image, text, joint"):
         SpaceRequest.parse("colour=builtin:minilm-l6")
+
+
+def test_skip_unchanged_reuses_current_only_for_identical_inputs(tmp_path, tiny_catalogue):
+    first = build_tiny_bundle(tmp_path, tiny_catalogue)
+    again = build_tiny_bundle(tmp_path, tiny_catalogue, skip_unchanged=True)
+    assert again.reused and again.version == first.version
+    changed = build_tiny_bundle(tmp_path, tiny_catalogue, skip_unchanged=True, max_pixels=10_000)
+    assert not changed.reused and changed.version != first.version

@@ -90,7 +90,10 @@ def test_tuned_index_reaches_recall_on_tuning_sample_and_held_out_queries(data, 
     assert info.recall_at_10 >= 0.96 and info.recall_sample == 1000 and info.build_seconds > 0
     _, rows = index.search(queries, K)
     _, exact_rows = exact_search(vectors, queries, K)
-    assert recall_at_k(rows, exact_rows, K) >= 0.95
+    held_out = recall_at_k(rows, exact_rows, K)
+    assert held_out >= 0.95
+    # Tuning hides its sample rows from the index, so its estimate is not flattered.
+    assert abs(info.recall_at_10 - held_out) < 0.03
 
 
 def test_unreachable_target_falls_back_to_flat_and_says_why(data):
@@ -216,7 +219,7 @@ def test_save_load_round_trip(data, built, spec, selector_path, tmp_path, monkey
     for loaded in (with_vectors, without_vectors):
         assert loaded.ntotal == N and loaded.dim == DIM and loaded.search_params == index.search_params
         for mask in (None, allowed, selective):
-            got, want = loaded.search(queries, K, allowed=mask), index.search(queries, K, allowed=mask)
+            got, want = loaded.search(queries[:100], K, allowed=mask), index.search(queries[:100], K, allowed=mask)
             np.testing.assert_array_equal(got[1], want[1])
             np.testing.assert_array_equal(got[0], want[0])
 
@@ -289,3 +292,13 @@ def test_recall_at_k():
 def test_maybe_to_gpu_is_identity_without_gpu():
     index = faiss.IndexFlatIP(4)
     assert faiss.get_num_gpus() == 0 and maybe_to_gpu(index) is index
+
+
+@pytest.mark.parametrize("use_gpu", [True, False])
+def test_load_goes_through_the_gpu_helper_unless_told_not_to(built, tmp_path, monkeypatch, use_gpu):
+    calls = []
+    monkeypatch.setattr(vector_index_module, "maybe_to_gpu", lambda index: calls.append(index) or index)
+    path = tmp_path / "index.faiss"
+    built[IVF][0].save(path)
+    loaded = VectorIndex.load(path, built[IVF][1], use_gpu=use_gpu)
+    assert len(calls) == int(use_gpu) and loaded.search_params == built[IVF][0].search_params
