@@ -23,11 +23,20 @@ def main(
 
 
 def _register() -> None:
-    from vitrina.indexer.cli import app as index_app
-    from vitrina.search_api.cli import serve
     from vitrina.demo import demo
+    from vitrina.indexer.cli import app as index_app
+    from vitrina.indexer.cli_eval import eval_command
+    from vitrina.search_api.cli import serve
+    from vitrina.training.cli import app as train_app
+    from vitrina.training.cli_classify import classify
+    from vitrina.training.cli_text import text_command
 
+    # Each component owns its commands; the `train` group gathers the recipes.
+    train_app.command("classify")(classify)
+    train_app.command("text")(text_command)
     app.add_typer(index_app, name="index")
+    app.add_typer(train_app, name="train")
+    app.command("eval")(eval_command)
     app.command("serve")(serve)
     app.command("demo")(demo)
 
