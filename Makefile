@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := openclipart-png openclipart-svg
+# Collections the demo, the tests and docs/training.md use.
+DEB_PACKAGES := openclipart-png openclipart-svg dataset-fashion-mnist
 PYTEST_ARGS ?=
 
 .PHONY: demo test install system-deps bench clean help

@@ -19,6 +19,7 @@ from vitrina.indexer.bundle.writer import items_to_table, publish, write_manifes
 from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
+from vitrina.indexer.reuse import VectorPool, merge_in_order
 from vitrina.indexer.timing import StageTimer
 from vitrina.schemas import Manifest, Modality, SpaceManifest
 from vitrina.schemas.manifest import CatalogueInfo
@@ -64,6 +65,9 @@ class BuildOptions:
     # Return CURRENT instead of building when it came from identical inputs
     # (same catalogue content, encoder fingerprints and options).
     skip_unchanged: bool = False
+    # Take vectors of unchanged items from CURRENT and from spaces built earlier
+    # in this build instead of encoding them again (indexer/reuse.py).
+    reuse_vectors: bool = True
 
 
 @dataclass
@@ -162,39 +166,54 @@ def build_bundle(
     space_manifests: dict[str, SpaceManifest] = {}
     image_problems: dict[str, str] = {}
 
+    pool = VectorPool()
+    if options.reuse_vectors and coll.current() is not None:
+        pool.add_version(coll, coll.current())
+    hashes = {it.id: it.content_hash for it in items}
+
     for req in spaces:
         indexed, _ = SPACE_ROLES[req.name]
         encoder = encoders[req.name][indexed]
         todo = embeddable(items, indexed)
-        store = ChunkStore(staging.chunks(req.name), encoder.dim, encoder.fingerprint)
         with timer.stage(f"embed:{req.name}"):
+            reused = pool.take(encoder, todo)
+            taken = set(reused.ids)
+            store = ChunkStore(staging.chunks(req.name), encoder.dim, encoder.fingerprint)
             result = embed_items(
-                todo, encoder, store,
+                [it for it in todo if it.id not in taken], encoder, store,
                 chunk_size=options.chunk_size, batch_size=options.batch_size, workers=options.workers,
                 max_pixels=options.max_pixels, progress=options.progress, desc=f"embed {req.name}",
             )
+        ids, vectors = merge_in_order(todo, [(reused.ids, reused.vectors), (result.ids, result.vectors)], encoder.dim)
+        if reused.ids:
+            log.info("vectors reused", extra={"space": req.name, "stored": reused.stored, "projected": reused.projected,
+                                              "encoded": len(result.ids)})
         if indexed is Modality.IMAGE:
             image_problems.update(result.skipped)
-        if len(result.ids) == 0:
+        if len(ids) == 0:
             raise ValueError(f"space {req.name!r}: no item could be encoded ({len(todo)} candidates)")
-        write_parquet_atomic(vectors_to_table(result.ids, result.vectors, encoder.fingerprint, encoder.dim), staging.embeddings(req.name))
+        pool.add(encoder.fingerprint, ids, vectors, hashes)
+        write_parquet_atomic(vectors_to_table(ids, vectors, encoder.fingerprint, encoder.dim), staging.embeddings(req.name))
         with timer.stage(f"index:{req.name}"):
             from vitrina.indexer.index import build_index
 
-            index, info = build_index(result.vectors, spec=options.index_spec, target_recall=options.target_recall, progress=options.progress)
+            index, info = build_index(vectors, spec=options.index_spec, target_recall=options.target_recall, progress=options.progress)
             index.save(staging.index(req.name))
         space_manifests[req.name] = SpaceManifest(
             name=req.name,
             indexed_modality=indexed,
             encoders={m: e.info() for m, e in encoders[req.name].items()},
             dim=encoder.dim,
-            rows=len(result.ids),
+            rows=len(ids),
             index=info,
         )
         report["spaces"][req.name] = {
             "candidates": len(todo),
-            "rows": len(result.ids),
+            "rows": len(ids),
             "skipped": len(result.skipped),
+            "vectors_reused": reused.stored,
+            "vectors_projected": reused.projected,
+            "vectors_encoded": len(result.ids),
             "chunks_reused": result.chunks_reused,
             "chunks_encoded": result.chunks_encoded,
             "index": info.factory,

@@ -46,6 +46,8 @@ def build(
     max_pixels: Annotated[int, typer.Option(help="Skip (and report) images with more pixels than this")] = 40_000_000,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version but leave CURRENT alone")] = False,
     skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="Do nothing when CURRENT was built from identical inputs")] = False,
+    reuse: Annotated[bool, typer.Option(help="Take vectors of unchanged items from CURRENT (same content hash and encoder "
+                                        "fingerprint; joint towers from their base encoder's vectors) instead of encoding")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -74,7 +76,7 @@ def build(
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
-        skip_unchanged=skip_unchanged,
+        skip_unchanged=skip_unchanged, reuse_vectors=reuse,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:

@@ -48,10 +48,12 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
             if f"{c}classes" in m:
                 cells = [f"{_fmt(m.get(f'{c}{meth}_ari'))} / {_fmt(m.get(f'{c}{meth}_nmi'))}" for meth in METHODS]
                 clusters.append([name, attribute, _count(m[f"{c}classes"]), *cells, _fmt(m.get(f"{c}dbscan_noise_fraction"))])
-        if "cross_modal_text_to_image_median_rank" in m:
-            row = [name, _count(m["cross_modal_text_to_image_queries"])]
+        for queries, prefix in (("all", "cross_modal"), ("held-out", "cross_modal_heldout")):
+            if f"{prefix}_text_to_image_median_rank" not in m:
+                continue
+            row = [name, queries, _count(m[f"{prefix}_text_to_image_queries"])]
             for direction in ("text_to_image", "image_to_text"):
-                row += [_fmt(m[f"cross_modal_{direction}_recall@{k}"]) for k in ks] + [_count(m[f"cross_modal_{direction}_median_rank"])]
+                row += [_fmt(m[f"{prefix}_{direction}_recall@{k}"]) for k in ks] + [_count(m[f"{prefix}_{direction}_median_rank"])]
             cross.append(row)
         if "sts_pearson" in m:
             sts.append([name, _count(m["sts_pairs"]), _fmt(m["sts_pearson"]), _fmt(m["sts_spearman"])])
@@ -60,7 +62,7 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
                ["space", "attr", *(f"P@{k}" for k in ks), f"hit@{ks[-1]}", "median rank", "kNN acc", "kNN macro P", "kNN macro R"], within),
         _table("Clustering agreement (ARI / NMI)", ["space", "attr", "classes", *METHODS, "DBSCAN noise"], clusters),
         _table("Cross-modal: an item's own text -> its own image, and back",
-               ["space", "queries", *(f"t→i R@{k}" for k in ks), "t→i MedR", *(f"i→t R@{k}" for k in ks), "i→t MedR"], cross),
+               ["space", "items", "queries", *(f"t→i R@{k}" for k in ks), "t→i MedR", *(f"i→t R@{k}" for k in ks), "i→t MedR"], cross),
         _table("STS: cosine vs graded pairs", ["space", "pairs", "Pearson", "Spearman"], sts),
     ]
     return [t for t in tables if t is not None]

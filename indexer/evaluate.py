@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -165,14 +165,35 @@ class CrossModalEvaluator(Evaluator):
 
 
 def _cross_modal(bundle: Bundle, space: Space, options: EvalOptions, report: SpaceReport) -> None:
-    rows = _query_rows(bundle, space, options)
-    texts = [bundle.items.record(int(space.item_rows[r])).text for r in rows]
+    query_sets = {"cross_modal": options}
+    heldout = _checkpoint_heldout_ids(space) if options.query_ids is None else None
+    if heldout is not None:
+        # Items the checkpoint never trained on: the honest number for a trained joint space.
+        query_sets["cross_modal_heldout"] = replace(options, query_ids=heldout, cross_modal_max_queries=None)
+        report.details["cross_modal_heldout"] = {"source": "the text encoder's checkpoint (heldout_ids.txt)",
+                                                 "ids": len(heldout)}
+    for name, query_options in query_sets.items():
+        rows = _query_rows(bundle, space, query_options)
+        texts = [bundle.items.record(int(space.item_rows[r])).text for r in rows]
+        try:
+            evaluator = CrossModalEvaluator(texts, rows, options.ks, name=name)
+        except EvaluatorError as exc:
+            report.details.setdefault("skipped", {})[name] = str(exc)
+            continue
+        _run(evaluator, (space.encoder(Modality.TEXT), space.vectors), report)
+
+
+def _checkpoint_heldout_ids(space: Space) -> list[str] | None:
+    """The held-out ids a `ckpt:` joint text tower was saved with, if any."""
+    from vitrina.training.checkpoint import read_heldout_ids
+
+    info = space.manifest.encoders.get(Modality.TEXT)
+    if info is None or not info.spec.startswith("ckpt:"):
+        return None
     try:
-        evaluator = CrossModalEvaluator(texts, rows, options.ks)
-    except EvaluatorError as exc:
-        report.details.setdefault("skipped", {})["cross_modal"] = str(exc)
-        return
-    _run(evaluator, (space.encoder(Modality.TEXT), space.vectors), report)
+        return read_heldout_ids(info.spec.removeprefix("ckpt:"))
+    except OSError:
+        return None
 
 
 def _sts_set(bundle: Bundle, options: EvalOptions) -> StsSet | None:

@@ -23,8 +23,8 @@ app = typer.Typer(help="Train encoders on a collection.", no_args_is_help=True)
 
 @app.callback()
 def _group() -> None:
-    """Train encoders on a collection (`align`: a joint text<->image space)."""
-    # A callback keeps `align` a named subcommand even while it is the only one.
+    """Train encoders on a collection: `align` a joint text<->image space, `classify` an image
+    encoder on categorical labels, `text` a text encoder with SimCSE or InfoNCE."""
 
 
 @app.command("align")

@@ -1,4 +1,4 @@
-"""`vitrina demo`: index the openclipart collection and serve it."""
+"""`vitrina demo`: index the openclipart collection, train its joint space, evaluate it and serve it."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,24 @@ import typer
 
 log = logging.getLogger("vitrina.demo")
 
-DEMO_SPACES = ["image=builtin:efficientnet-lite0", "text=builtin:minilm-l6"]
+IMAGE_SPEC = "builtin:efficientnet-lite0"
+TEXT_SPEC = "builtin:minilm-l6"
+DEMO_SPACES = [f"image={IMAGE_SPEC}", f"text={TEXT_SPEC}"]
+
+
+def _usable_checkpoint(path: Path) -> bool:
+    """A joint checkpoint whose heads were trained on today's base encoders."""
+    from vitrina.training.encoders import create_encoder
+    from vitrina.training.encoders.errors import EncoderSpecError
+
+    if not (path / "vitrina_ckpt.json").is_file():
+        return False
+    try:
+        create_encoder(f"ckpt:{path}", modality="text")
+    except EncoderSpecError as exc:
+        log.warning("joint checkpoint unusable; training it again", extra={"checkpoint": str(path), "reason": str(exc)})
+        return False
+    return True
 
 
 def demo(
@@ -17,15 +34,23 @@ def demo(
     collection: Annotated[str, typer.Option(help="Collection name")] = "openclipart",
     openclipart_root: Annotated[Path, typer.Option(help="Where Debian's openclipart-png/-svg live")] = Path("/usr/share/openclipart"),
     limit: Annotated[Optional[int], typer.Option(help="Index only N items (a quick demo); default: all 8,121")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="Joint-space checkpoint folder (default: checkpoints/<collection>-joint[-<limit>])")] = None,
+    joint: Annotated[bool, typer.Option(help="Train the joint text<->image space and index it as `joint`")] = True,
+    retrain: Annotated[bool, typer.Option(help="Train the joint space again even if its checkpoint is usable")] = False,
+    evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Write reports/eval.json into the version")] = True,
     rebuild: Annotated[bool, typer.Option(help="Build a new version even if CURRENT matches")] = False,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="REST port")] = 8080,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the bundle once built")] = True,
 ) -> None:
-    """Build the openclipart bundle (image + text spaces, offline built-in encoders) and serve it.
+    """Build the openclipart bundle and serve it.
 
-    Re-running reuses the published version when the catalogue, encoders and
-    options are unchanged.
+    Spaces: `image` (EfficientNet-Lite0), `text` (MiniLM-L6) and `joint`, a text<->image
+    space trained on the collection's own (picture, title) pairs by `vitrina train align`,
+    whose index holds pictures only, so text queries rank pictures by what they show.
+    Re-running reuses the published version, the checkpoint and every stored vector
+    whose inputs are unchanged.
     """
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
 
@@ -36,16 +61,50 @@ def demo(
             "(`apt-get install openclipart-png openclipart-svg`, done by `make demo`)",
             param_hint="--openclipart-root",
         )
-    result = build_bundle(
-        catalogue, bundles, collection, [SpaceRequest.parse(s) for s in DEMO_SPACES],
-        BuildOptions(limit=limit, skip_unchanged=not rebuild),
-    )
-    if result.reused:
-        typer.echo(f"{collection}: CURRENT ({result.version}) was built from the same inputs; not rebuilding (--rebuild forces)")
-    else:
-        typer.echo(f"published {collection} version {result.version}: {result.report['spaces']}")
+    checkpoint = (checkpoint or Path("checkpoints") / (f"{collection}-joint" + (f"-{limit}" if limit else ""))).resolve()
+
+    def build(spaces: list[str]):
+        result = build_bundle(catalogue, bundles, collection, [SpaceRequest.parse(s) for s in spaces],
+                              BuildOptions(limit=limit, skip_unchanged=not rebuild))
+        if result.reused:
+            typer.echo(f"{collection}: CURRENT ({result.version}) was built from the same inputs; not rebuilding (--rebuild forces)")
+        else:
+            typer.echo(f"published {collection} version {result.version}: {result.report['spaces']}")
+        return result
+
+    spaces = list(DEMO_SPACES)
+    if joint:
+        if retrain or not _usable_checkpoint(checkpoint):
+            build(spaces)  # the frozen features align trains on are this version's vectors
+            _train_joint(bundles / collection, checkpoint)
+        spaces.append(f"joint=ckpt:{checkpoint}")
+    result = build(spaces)
+    if evaluate and not (result.paths.root / "reports" / "eval.json").is_file():
+        _evaluate(bundles, collection, result.version)
     if serve_after:
         from vitrina.search_api.cli import serve
 
         typer.echo(f"serving on http://{host}:{port}  (try: curl '{host}:{port}/v1/bundle')")
         serve(bundles=bundles, collection=collection, host=host, port=port)
+
+
+def _train_joint(bundle: Path, checkpoint: Path) -> None:
+    from vitrina.training.cli import format_summary
+    from vitrina.training.recipes.align import AlignConfig, train_align
+
+    typer.echo(f"training the joint space on {bundle} -> {checkpoint}")
+    result = train_align(bundle, checkpoint, IMAGE_SPEC, TEXT_SPEC, AlignConfig())
+    typer.echo(format_summary(result.report))
+
+
+def _evaluate(bundles: Path, collection: str, version: str) -> None:
+    from rich.console import Console
+
+    from vitrina.indexer.cli_eval import report_tables
+    from vitrina.indexer.evaluate import EvalOptions, run_eval
+
+    report, path = run_eval(bundles, collection, version, EvalOptions())
+    console = Console()
+    for table in report_tables(report):
+        console.print(table)
+    typer.echo(f"wrote {path}")

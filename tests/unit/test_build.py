@@ -73,7 +73,9 @@ def test_crash_mid_build_leaves_current_and_resumes_without_reencoding(tmp_path,
     from vitrina.indexer.build import BuildOptions, build_bundle
 
     def run(factory):
-        opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+        # The fakes' fingerprint ignores the spec: without reuse_vectors=False CURRENT's vectors would be taken.
+        opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
+                            reuse_vectors=False)
         return build_bundle(f"table:{tiny_catalogue}", tmp_path, "tiny", [SpaceRequest("image", "fake:image-v2")], opts, encoder_factory=factory)
 
     with pytest.raises(Crash):

@@ -75,6 +75,9 @@ def test_towers_equal_base_plus_head_normalised(bases, tmp_path):
     pixels = np.stack([image.preprocess(im) for im in _images()])
     np.testing.assert_allclose(image.encode_pixels(pixels), image_vectors, atol=1e-6)
     assert image.encode([]).shape == (0, 8) and text.encode([]).shape == (0, 8)
+    # The indexer's reuse path: stored base vectors through the head alone give the same vectors.
+    assert image.base_fingerprint == encoders[Modality.IMAGE].fingerprint
+    np.testing.assert_allclose(image.project(encoders[Modality.IMAGE].encode(_images())), image_vectors, atol=1e-6)
 
 
 def test_save_load_gives_identical_heads_and_files(bases, tmp_path):

@@ -119,6 +119,32 @@ def test_cross_modal_recall_for_a_space_with_both_towers(tmp_path, tiny_catalogu
     assert subset["metrics"]["joint/cross_modal_image_gallery"] == 60
 
 
+def test_a_checkpoints_heldout_items_get_their_own_cross_modal_scores(tmp_path, tiny_catalogue):
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+    from vitrina.training.checkpoint import HELDOUT_FILE
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / HELDOUT_FILE).write_text("animals-00\nplants-03\nnot-in-bundle\n")
+
+    class CkptFactory(FakeFactory):
+        def __call__(self, spec, modality=None, **kw):
+            if modality is Modality.TEXT:
+                return self.created.setdefault((spec, modality), _CategoryTextEncoder(spec))
+            return super().__call__(spec, modality, **kw)
+
+    factory = CkptFactory()
+    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+    build_bundle(f"table:{tiny_catalogue}", tmp_path / "b", "tiny", [SpaceRequest("joint", f"ckpt:{ckpt}")], options,
+                 encoder_factory=factory)
+    report, _ = run_eval(tmp_path / "b", "tiny", options=_options(ks=(1, 10)), encoder_factory=factory)
+    m = report["metrics"]
+    assert m["joint/cross_modal_text_to_image_queries"] == 60
+    assert m["joint/cross_modal_heldout_text_to_image_queries"] == 2
+    assert m["joint/cross_modal_heldout_image_gallery"] == 60  # held-out texts search every picture
+    assert report["spaces"]["joint"]["details"]["cross_modal_heldout"]["ids"] == 3
+
+
 def test_eval_command_prints_tables_and_writes_the_report(bundle_root, monkeypatch):
     import typer
 

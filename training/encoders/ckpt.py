@@ -89,7 +89,29 @@ class _JointTowerIdentity:
         return l2_normalise(projected.numpy())
 
 
-class JointImageEncoder(ImageEncoder):
+class _JointTower:
+    """What both towers share: identity, and the head alone for callers holding base vectors."""
+
+    base: Encoder
+    _identity: _JointTowerIdentity
+
+    @property
+    def fingerprint(self) -> str:
+        return self._identity.fingerprint
+
+    @property
+    def base_fingerprint(self) -> str:
+        return self.base.fingerprint
+
+    def project(self, base_vectors: np.ndarray) -> np.ndarray:
+        """The tower's vectors from its base encoder's vectors (the indexer reuses stored ones)."""
+        return self._identity.project(base_vectors)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return dict(self._identity.preprocessing)
+
+
+class JointImageEncoder(_JointTower, ImageEncoder):
     def __init__(self, spec: str, base: ImageEncoder, identity: _JointTowerIdentity):
         self.spec, self.base, self._identity, self.dim = spec, base, identity, identity.dim
         # The base's picklable preprocessor, so decode workers never receive the head or the model.
@@ -101,17 +123,10 @@ class JointImageEncoder(ImageEncoder):
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         if len(pixels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._identity.project(self.base.encode_pixels(pixels))
-
-    @property
-    def fingerprint(self) -> str:
-        return self._identity.fingerprint
-
-    def preprocessing(self) -> dict[str, Any]:
-        return dict(self._identity.preprocessing)
+        return self.project(self.base.encode_pixels(pixels))
 
 
-class JointTextEncoder(TextEncoder):
+class JointTextEncoder(_JointTower, TextEncoder):
     def __init__(self, spec: str, base: TextEncoder, identity: _JointTowerIdentity):
         self.spec, self.base, self._identity, self.dim = spec, base, identity, identity.dim
 
@@ -119,14 +134,7 @@ class JointTextEncoder(TextEncoder):
         texts = list(batch)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._identity.project(self.base.encode(texts))
-
-    @property
-    def fingerprint(self) -> str:
-        return self._identity.fingerprint
-
-    def preprocessing(self) -> dict[str, Any]:
-        return dict(self._identity.preprocessing)
+        return self.project(self.base.encode(texts))
 
 
 def _backbone(spec: str, path: str, modality: Modality | None, device: str | None) -> Encoder:
