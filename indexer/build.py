@@ -12,19 +12,37 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from tqdm import tqdm
 
+from vitrina.indexer.attributes import categorical_attributes, labels_of
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
 from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths, check_name, write_atomic
+from vitrina.indexer.bundle.reader import ItemTable
 from vitrina.indexer.bundle.writer import items_to_table, publish, write_manifest, write_parquet_atomic
 from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
+from vitrina.indexer.maps import (
+    NeighbourTable,
+    Outlier,
+    compute_neighbourhoods,
+    find_label_outliers,
+    neighbours_table,
+    outliers_table,
+    write_neighbours,
+    write_outliers,
+)
 from vitrina.indexer.reuse import VectorPool, merge_in_order
 from vitrina.indexer.timing import StageTimer
 from vitrina.schemas import Manifest, Modality, SpaceManifest
 from vitrina.schemas.manifest import CatalogueInfo
 
 log = logging.getLogger("vitrina.indexer")
+
+# Label outliers: an item is one when at least this share of its first k labelled
+# neighbours carries one other label (7 of 10).
+OUTLIER_K = 10
+OUTLIER_MIN_AGREEMENT = 0.7
 
 # Which modality a space indexes, and which query modalities it answers.
 SPACE_ROLES: dict[str, tuple[Modality, tuple[Modality, ...]]] = {
@@ -68,6 +86,9 @@ class BuildOptions:
     # Take vectors of unchanged items from CURRENT and from spaces built earlier
     # in this build instead of encoding them again (indexer/reuse.py).
     reuse_vectors: bool = True
+    # Neighbours precomputed per item and space (spaces/<space>/neighbours.parquet), which
+    # also feed the label-outlier report; 0 writes neither neighbours nor outliers.
+    neighbours_k: int = 20
 
 
 @dataclass
@@ -93,6 +114,8 @@ def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str,
         "spaces": [(s.name, s.spec, {m.value: e.fingerprint for m, e in encoders[s.name].items()}) for s in spaces],
         "max_pixels": options.max_pixels,
         "chunk_size": options.chunk_size,
+        # A version without neighbours (or with fewer) is not what a build asking for them wants.
+        "neighbours_k": options.neighbours_k,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -126,6 +149,29 @@ def _create_space_encoders(requests: list[SpaceRequest], factory: Callable[..., 
     return encoders
 
 
+def _label_outliers(
+    items: ItemTable, neighbourhoods: dict[str, NeighbourTable], progress: bool
+) -> tuple[list[Outlier], dict[str, dict[str, int]]]:
+    """Outliers of every categorical attribute in every space with neighbourhoods, and
+    how many per space and attribute (zeros included, so the report shows what was checked)."""
+    attributes = categorical_attributes(items)
+    found: list[Outlier] = []
+    counts: dict[str, dict[str, int]] = {}
+    total = len(neighbourhoods) * len(attributes)
+    with tqdm(total=total, desc="outliers", unit="attribute", disable=not progress) as bar:
+        for space, table in neighbourhoods.items():
+            counts[space] = {}
+            for attribute in attributes:
+                outliers = find_label_outliers(
+                    table.rows, labels_of(items, table.ids, attribute), table.ids, space=space, attribute=attribute,
+                    k=OUTLIER_K, min_agreement=OUTLIER_MIN_AGREEMENT,
+                )
+                found += outliers
+                counts[space][attribute] = len(outliers)
+                bar.update()
+    return found, counts
+
+
 def build_bundle(
     catalogue: str,
     out: str | Path,
@@ -140,6 +186,8 @@ def build_bundle(
     names = [s.name for s in spaces]
     if len(set(names)) != len(names):
         raise ValueError(f"--space: each space name may appear once, got {names}")
+    if isinstance(options.neighbours_k, bool) or not isinstance(options.neighbours_k, int) or options.neighbours_k < 0:
+        raise ValueError(f"--neighbours-k: must be an integer >= 0 (0: none), got {options.neighbours_k!r}")
     if encoder_factory is None:
         from vitrina.training.encoders import create_encoder as encoder_factory
     coll = CollectionPaths.of(out, check_name(collection, "collection"))
@@ -165,6 +213,7 @@ def build_bundle(
     report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {}}
     space_manifests: dict[str, SpaceManifest] = {}
     image_problems: dict[str, str] = {}
+    neighbourhoods: dict[str, NeighbourTable] = {}
 
     pool = VectorPool()
     if options.reuse_vectors and coll.current() is not None:
@@ -199,6 +248,12 @@ def build_bundle(
 
             index, info = build_index(vectors, spec=options.index_spec, target_recall=options.target_recall, progress=options.progress)
             index.save(staging.index(req.name))
+        if options.neighbours_k:
+            with timer.stage(f"neighbours:{req.name}"):
+                # Through the index just built, so a served lookup equals a live search of this version.
+                table = compute_neighbourhoods(index, vectors, ids, k=options.neighbours_k, progress=options.progress)
+                write_neighbours(neighbours_table(table, ids), staging.neighbours(req.name))
+            neighbourhoods[req.name] = table
         space_manifests[req.name] = SpaceManifest(
             name=req.name,
             indexed_modality=indexed,
@@ -218,6 +273,7 @@ def build_bundle(
             "chunks_encoded": result.chunks_encoded,
             "index": info.factory,
             "recall_at_10": info.recall_at_10,
+            "neighbours_k": options.neighbours_k,
         }
         shutil.rmtree(staging.chunks(req.name), ignore_errors=True)
 
@@ -227,10 +283,19 @@ def build_bundle(
             it.image_status = image_problems[it.id]
     report["images_skipped"] = dict(sorted(image_problems.items()))
     report["images_missing"] = sum(1 for it in items if it.image_status == "missing")
-    report["timings_s"] = timer.seconds
 
     with timer.stage("write"):
         write_parquet_atomic(items_to_table(items), staging.items)
+    with timer.stage("outliers"):
+        # Labels come from the staged items.parquet, decoded as a reader will, so the
+        # attributes checked are exactly the ones the API later accepts.
+        outliers, report["outliers"] = _label_outliers(ItemTable(staging.items), neighbourhoods, options.progress)
+        # Always written, possibly empty (nothing found, or neighbours_k=0), so readers need no
+        # version check; only versions built before this report lack the file.
+        write_outliers(outliers_table(outliers), staging.outliers)
+    report["timings_s"] = timer.seconds
+
+    with timer.stage("write"):
         write_atomic(staging.build_report, json.dumps(report, indent=2, default=str))
         version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + key[:6]
         manifest = Manifest(
@@ -241,7 +306,8 @@ def build_bundle(
             catalogue=CatalogueInfo(spec=catalogue, fingerprint=fingerprint, items=len(items), report=report["catalogue"]),
             spaces=space_manifests,
             build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
-                "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall}},
+                "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
+                "neighbours_k": options.neighbours_k}},
         )
         write_manifest(staging, manifest)
 

@@ -48,6 +48,8 @@ def build(
     skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="Do nothing when CURRENT was built from identical inputs")] = False,
     reuse: Annotated[bool, typer.Option(help="Take vectors of unchanged items from CURRENT (same content hash and encoder "
                                         "fingerprint; joint towers from their base encoder's vectors) instead of encoding")] = True,
+    neighbours_k: Annotated[int, typer.Option(min=0, help="Precompute each item's N nearest neighbours per space "
+                                              "(served without a search; feed the label-outlier report); 0: neither")] = 20,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -76,7 +78,7 @@ def build(
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
-        skip_unchanged=skip_unchanged, reuse_vectors=reuse,
+        skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from vitrina.indexer.attributes import categorical_attributes
 from vitrina.indexer.bundle.layout import VersionPaths, write_atomic
 from vitrina.indexer.bundle.reader import Bundle, ItemTable, Space
 from vitrina.indexer.timing import StageTimer
@@ -43,10 +44,6 @@ log = logging.getLogger("vitrina.indexer")
 
 EVAL_REPORT = "reports/eval.json"
 REPORT_FORMAT = 1
-# An attribute with more values than this is closer to an identifier than to a class.
-MAX_ATTRIBUTE_CLASSES = 200
-# ... and one whose classes average fewer than this many items has no clusters to find.
-MIN_MEAN_CLASS_SIZE = 5
 
 
 @dataclass
@@ -72,27 +69,6 @@ class SpaceReport:
     primary: dict[str, str] = field(default_factory=dict)  # evaluator -> its prefixed primary metric
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def categorical_attributes(items: ItemTable, max_classes: int = MAX_ATTRIBUTE_CLASSES) -> list[str]:
-    """Metadata keys whose values are single strings on most items, with few enough distinct values to be classes."""
-    values: dict[str, list[str]] = {}
-    rejected: set[str] = set()
-    for meta in items.metadata:
-        for key, value in meta.items():
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                rejected.add(key)
-            else:
-                values.setdefault(key, []).append(value)
-    out = []
-    for key in sorted(set(values) - rejected):
-        labelled = values[key]
-        classes = len(set(labelled))
-        if len(labelled) * 2 >= len(items) and 2 <= classes <= max_classes and len(labelled) >= MIN_MEAN_CLASS_SIZE * classes:
-            out.append(key)
-    return out
 
 
 def _labels(items: ItemTable, space: Space, attribute: str) -> list[str | None]:

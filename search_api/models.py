@@ -75,6 +75,26 @@ class BundleView(_View):
     versions: list[str]
 
 
+class OutlierView(_View):
+    id: str
+    attribute: str
+    label: str = Field(description="The item's own label")
+    majority_label: str = Field(description="The label most of its neighbours carry")
+    majority_share: float = Field(description="Share of its labelled neighbours carrying majority_label")
+    own_label_share: float = Field(description="Share of its labelled neighbours carrying its own label")
+    confidence: float = Field(description="majority_share - own_label_share; higher: likelier mislabelled")
+    title: str
+    image_url: str | None = Field(description="Thumbnail URL, null when the item has no usable image")
+
+
+class OutliersView(_View):
+    bundle_version: str
+    space: str
+    attribute: str | None = Field(description="The attribute asked for; null: every attribute")
+    total: int = Field(description="Outliers matching the request, before `limit`")
+    outliers: list[OutlierView] = Field(description="Most confident first")
+
+
 @dataclass(frozen=True)
 class Thumbnail:
     """Bytes for a transport to send as-is; not a wire model."""

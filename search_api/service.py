@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
@@ -24,11 +24,16 @@ from vitrina.search_api.models import (
     Hit,
     Hits,
     ItemView,
+    OutliersView,
+    OutlierView,
     SpaceView,
     Thumbnail,
     image_url,
 )
 from vitrina.search_api.settings import Settings
+
+if TYPE_CHECKING:
+    from vitrina.indexer.maps import Outlier
 
 FilterInput = str | Mapping[str, Any] | None
 # Browsers and curl send this for files they cannot type; the decoder decides.
@@ -93,6 +98,14 @@ class SearchService:
         row = sp.row_of.get(item_id)
         if row is None:
             raise NotFound(f"item in space {space!r}", item_id)
+        table = sp.neighbours
+        # `allowed is None` also covers an empty filter; a filter needs the live search to
+        # reach past the precomputed k.
+        if allowed is None and table is not None and k <= table.k:
+            # Computed at build time through this version's index: the answer the search below gives.
+            present = table.rows[row, :k] >= 0
+            pairs = zip(table.scores[row, :k][present].tolist(), table.rows[row, :k][present].tolist())
+            return _hits(served.bundle, sp, pairs)
         query = sp.vectors[row : row + 1]
         return _search(served.bundle, sp, query, k, allowed, exclude_row=row)
 
@@ -143,6 +156,37 @@ class SearchService:
             raise PayloadTooLarge(self.settings.max_image_pixels, f"image too large: {exc}") from None
         except ImageDecodeError as exc:
             raise BadImage(f"cannot decode the upload as an image: {exc}") from None
+
+    # -- maps -----------------------------------------------------------------------------
+
+    def outliers(self, space: str, attribute: str | None = None, limit: int = 100) -> OutliersView:
+        """Items of `space` whose label (of `attribute`, or of any label attribute when None)
+        disagrees with their neighbours', most confident first; `total` counts them all."""
+        bundle = self.holder.get()
+        if space not in bundle.spaces:
+            raise NotFound("space", space)
+        max_limit = self.settings.max_outliers
+        if not 1 <= limit <= max_limit:
+            raise InvalidArgument("limit", f"limit must be between 1 and {max_limit}, got {limit}")
+        report = bundle.outliers()
+        if attribute is not None:
+            # An attribute with no outliers is absent from the report but was checked all the same.
+            known = sorted(set(bundle.label_attributes()) | {o.attribute for o in report})
+            if attribute not in known:
+                raise InvalidArgument(
+                    "attribute",
+                    f"unknown attribute {attribute!r}; label attributes of this bundle: {', '.join(known) or '(none)'}",
+                )
+        found = [o for o in report if o.space == space and attribute in (None, o.attribute)]
+        # The report is ranked within each (space, attribute); several attributes need one ranking.
+        found.sort(key=lambda o: (-o.confidence, o.id, o.attribute))
+        return OutliersView(
+            bundle_version=bundle.version,
+            space=space,
+            attribute=attribute,
+            total=len(found),
+            outliers=[_outlier_view(bundle, o) for o in found[:limit]],
+        )
 
     # -- bundle ---------------------------------------------------------------------------
 
@@ -231,6 +275,11 @@ def _search(
     ask = min(ask, len(space.ids))
     scores, rows = space.index.search(np.ascontiguousarray(query, dtype=np.float32), ask, allowed)
     pairs = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and r != exclude_row][:k]
+    return _hits(bundle, space, pairs)
+
+
+def _hits(bundle: Bundle, space: Space, pairs: Iterable[tuple[float, int]]) -> Hits:
+    """Hits for (score, space row) pairs, best first."""
     hits = []
     for rank, (score, row) in enumerate(pairs, start=1):
         record = bundle.items.record(int(space.item_rows[row]))
@@ -238,6 +287,22 @@ def _search(
             Hit(id=record.id, score=score, rank=rank, title=record.title, metadata=record.metadata, image_url=_image_url(record))
         )
     return Hits(bundle_version=bundle.version, hits=hits)
+
+
+def _outlier_view(bundle: Bundle, outlier: Outlier) -> OutlierView:
+    # The report was computed from this version's items.parquet, so every id has a record.
+    record = _record(bundle, outlier.id)
+    return OutlierView(
+        id=outlier.id,
+        attribute=outlier.attribute,
+        label=outlier.label,
+        majority_label=outlier.majority_label,
+        majority_share=outlier.majority_share,
+        own_label_share=outlier.own_label_share,
+        confidence=outlier.confidence,
+        title=record.title,
+        image_url=_image_url(record),
+    )
 
 
 def _space_view(space: Space) -> SpaceView:

@@ -17,6 +17,7 @@ STAGING = ".staging"
 MANIFEST = "manifest.json"
 ITEMS = "items.parquet"
 BUILD_REPORT = "reports/build.json"
+OUTLIERS = "reports/outliers.parquet"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -46,6 +47,10 @@ class VersionPaths:
     def build_report(self) -> Path:
         return self.root / BUILD_REPORT
 
+    @property
+    def outliers(self) -> Path:
+        return self.root / OUTLIERS
+
     def space_dir(self, space: str) -> Path:
         return self.root / "spaces" / space
 
@@ -54,6 +59,9 @@ class VersionPaths:
 
     def index(self, space: str) -> Path:
         return self.space_dir(space) / "index.faiss"
+
+    def neighbours(self, space: str) -> Path:
+        return self.space_dir(space) / "neighbours.parquet"
 
     def chunks(self, space: str) -> Path:
         return self.space_dir(space) / "chunks"

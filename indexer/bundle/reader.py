@@ -1,8 +1,9 @@
 """Opening a published version for serving.
 
-Everything a request needs is loaded up front (items, vectors, FAISS indexes)
-so a request never touches the disk except for images; encoders load lazily
-because only text/image query endpoints need them.
+Everything a request needs is loaded up front (items, vectors, FAISS indexes,
+precomputed neighbourhoods) so a request never touches the disk except for
+images; encoders and the outlier report load lazily because only some
+endpoints need them.
 """
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
 from vitrina.indexer.bundle.chunks import table_to_vectors
 from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, SpaceManifest, embeddings_schema, read_table_checked
+
+if TYPE_CHECKING:
+    from vitrina.indexer.maps import NeighbourTable, Outlier
+
+T = TypeVar("T")
 
 
 class BundleNotFoundError(FileNotFoundError):
@@ -70,6 +76,25 @@ class ItemTable:
         return None if row is None else self.record(row)
 
 
+class _Lazy(Generic[T]):
+    """A value loaded on first use, exactly once even when request threads race for it."""
+
+    def __init__(self, load: Callable[[], T]):
+        self._load = load
+        self._value: T | None = None
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        # The unlocked check keeps every call after the first lock-free.
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded:
+                    self._value = self._load()
+                    self._loaded = True
+        return self._value  # type: ignore[return-value]
+
+
 class Space:
     def __init__(
         self,
@@ -90,6 +115,7 @@ class Space:
         # Space row -> items row, so metadata filters (over items) become masks over index rows.
         self.item_rows = np.fromiter((items.row_of[i] for i in self.ids), dtype=np.int64, count=len(self.ids))
         self.index = VectorIndex.load(paths.index(self.name), manifest.index, vectors=self.vectors, use_gpu=use_gpu)
+        self.neighbours: NeighbourTable | None = _read_neighbours(paths.neighbours(self.name), self.ids)
         self._encoders: dict[Modality, Any] = {}
         self._encoder_factory = encoder_factory
         self._lock = threading.Lock()
@@ -122,12 +148,48 @@ class Space:
             self.encoder(modality)
 
 
+def _read_neighbours(path: Path, ids: list[str]) -> NeighbourTable | None:
+    """The space's precomputed neighbourhoods; None for versions built without them."""
+    if not path.is_file():
+        return None
+    from vitrina.indexer.maps import InvalidFieldError, read_neighbours
+
+    table = read_neighbours(path)
+    # Callers index the table by embeddings row (space row == neighbour-table row), so the orders must match.
+    if table.ids != ids:
+        raise InvalidFieldError("id", "does not list the ids of embeddings.parquet in the same order", path)
+    return table
+
+
 class Bundle:
     def __init__(self, paths: VersionPaths, manifest: Manifest, items: ItemTable, spaces: dict[str, Space]):
         self.paths = paths
         self.manifest = manifest
         self.items = items
         self.spaces = spaces
+        self._outliers: _Lazy[list[Outlier]] = _Lazy(self._read_outliers)
+        self._label_attributes: _Lazy[list[str]] = _Lazy(self._find_label_attributes)
+
+    def outliers(self) -> list[Outlier]:
+        """Every label outlier of every space and attribute (reports/outliers.parquet), ranked
+        within each (space, attribute); empty for versions built without the report."""
+        return self._outliers.get()
+
+    def label_attributes(self) -> list[str]:
+        """The categorical metadata attributes, the ones the build looked for label outliers in."""
+        return self._label_attributes.get()
+
+    def _read_outliers(self) -> list[Outlier]:
+        if not self.paths.outliers.is_file():
+            return []
+        from vitrina.indexer.maps import read_outliers
+
+        return read_outliers(self.paths.outliers)
+
+    def _find_label_attributes(self) -> list[str]:
+        from vitrina.indexer.attributes import categorical_attributes
+
+        return categorical_attributes(self.items)
 
     @property
     def version(self) -> str:

@@ -43,8 +43,9 @@ def test_build_writes_a_complete_published_version(tmp_path, tiny_catalogue):
     coll = CollectionPaths.of(tmp_path, "tiny")
     assert coll.current() == result.version
     paths = coll.version(result.version)
-    for rel in ["manifest.json", "items.parquet", "reports/build.json", "spaces/image/embeddings.parquet",
-                "spaces/image/index.faiss", "spaces/text/embeddings.parquet", "spaces/text/index.faiss"]:
+    for rel in ["manifest.json", "items.parquet", "reports/build.json", "reports/outliers.parquet",
+                "spaces/image/embeddings.parquet", "spaces/image/index.faiss", "spaces/image/neighbours.parquet",
+                "spaces/text/embeddings.parquet", "spaces/text/index.faiss", "spaces/text/neighbours.parquet"]:
         assert (paths.root / rel).is_file(), rel
     assert not (paths.root / "spaces/image/chunks").exists()
     manifest = Manifest.read(paths.manifest)

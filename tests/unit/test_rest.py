@@ -10,7 +10,14 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.fakes import FakeFactory
-from tests.unit.test_service import NO_IMAGE_ID, ODD_IDS, build_odd_bundle, png_bytes
+from tests.unit.test_service import (
+    MISLABELLED_ID,
+    NO_IMAGE_ID,
+    ODD_IDS,
+    build_mislabelled_bundle,
+    build_odd_bundle,
+    png_bytes,
+)
 from vitrina.search_api import BundleHolder, Settings, create_app
 
 UPLOAD_LIMIT = 4096
@@ -24,6 +31,12 @@ def make_client(bundles_root, collection="tiny", **settings) -> TestClient:
 @pytest.fixture(scope="module")
 def client(tiny_bundle_root):
     with make_client(tiny_bundle_root, max_k=50, max_upload_bytes=UPLOAD_LIMIT) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def mislabelled_client(tmp_path_factory, tiny_catalogue):
+    with make_client(build_mislabelled_bundle(tmp_path_factory.mktemp("mislabelled"), tiny_catalogue)) as client:
         yield client
 
 
@@ -171,6 +184,53 @@ def test_neighbours_bad_arguments_are_422(client, params, field, match):
     assert_error(neighbours(client, **params), 422, "invalid_argument", field, match)
 
 
+# -- label outliers ----------------------------------------------------------------------------------
+
+
+def test_planted_mislabel_is_listed_first(mislabelled_client):
+    response = mislabelled_client.get("/v1/spaces/image/outliers", params={"attribute": "category"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["space"], body["attribute"]) == ("image", "category")
+    assert body["total"] >= 1 and len(body["outliers"]) == body["total"]
+    first = body["outliers"][0]
+    assert first["id"] == MISLABELLED_ID
+    assert (first["attribute"], first["label"], first["majority_label"]) == ("category", "vehicles", "plants")
+    assert first["majority_share"] >= 0.7 and first["confidence"] > 0
+    assert first["title"] == "rose 7" and first["image_url"] == f"/v1/items/{MISLABELLED_ID}/image"
+    assert set(first) == {"id", "attribute", "label", "majority_label", "majority_share", "own_label_share",
+                          "confidence", "title", "image_url"}
+
+
+def test_outliers_limit_and_default_attribute(mislabelled_client):
+    body = mislabelled_client.get("/v1/spaces/image/outliers", params={"limit": 1}).json()
+    assert body["attribute"] is None and [o["id"] for o in body["outliers"]] == [MISLABELLED_ID]
+
+
+def test_outliers_of_a_clean_catalogue_are_empty(client, tiny_bundle):
+    body = client.get("/v1/spaces/text/outliers", params={"attribute": "category"}).json()
+    assert body == {"bundle_version": tiny_bundle.version, "space": "text", "attribute": "category", "total": 0,
+                    "outliers": []}
+
+
+def test_outliers_of_an_unknown_space_is_404(client):
+    assert_error(client.get("/v1/spaces/nope/outliers"), 404, "not_found", match="space 'nope' not found")
+
+
+@pytest.mark.parametrize(
+    "params, field, match",
+    [
+        ({"attribute": "colour"}, "attribute", "unknown attribute 'colour'; label attributes of this bundle: category"),
+        ({"attribute": "tags"}, "attribute", "unknown attribute 'tags'"),
+        ({"limit": 0}, "limit", "limit must be between 1 and 1000, got 0"),
+        ({"limit": 1001}, "limit", "got 1001"),
+        ({"limit": "many"}, "limit", "valid integer"),
+    ],
+)
+def test_outliers_bad_arguments_are_422(client, params, field, match):
+    assert_error(client.get("/v1/spaces/image/outliers", params=params), 422, "invalid_argument", field, match)
+
+
 # -- text search -------------------------------------------------------------------------------------
 
 
@@ -280,7 +340,7 @@ def test_item_without_image(odd_client):
 def test_openapi_documents_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     expected = {"/v1/items/{item_id}", "/v1/items/{item_id}/image", "/v1/items/{item_id}/neighbours",
-                "/v1/search/text", "/v1/search/image", "/v1/bundle", "/healthz", "/readyz"}
+                "/v1/search/text", "/v1/search/image", "/v1/bundle", "/healthz", "/readyz", "/v1/spaces/{space}/outliers"}
     assert expected <= set(paths)
 
 

@@ -50,6 +50,28 @@ def build_odd_bundle(folder: Path) -> Path:
     return folder / "bundles"
 
 
+MISLABELLED_ID = "plants-07"
+
+
+def build_mislabelled_bundle(folder: Path, tiny_catalogue: Path) -> Path:
+    """The tiny bundle with one plant labelled `category: vehicles`. Its picture is still green, so
+    its image neighbours are plants: the label outlier the report must find."""
+    import shutil
+
+    shutil.copytree(tiny_catalogue.parent, folder / "catalogue")
+    catalogue = folder / "catalogue" / "catalogue.csv"
+    with open(catalogue, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    (planted,) = [row for row in rows if row["id"] == MISLABELLED_ID]
+    planted["category"] = "vehicles"
+    with open(catalogue, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    build_tiny_bundle(folder / "bundles", catalogue)
+    return folder / "bundles"
+
+
 def png_bytes(colour=(40, 180, 60), size=(24, 24)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, "PNG")
@@ -73,6 +95,13 @@ def odd_service(tmp_path_factory) -> SearchService:
     holder = BundleHolder(encoder_factory=FakeFactory())
     holder.load(build_odd_bundle(tmp_path_factory.mktemp("odd")), "tiny")
     return SearchService(holder)
+
+
+@pytest.fixture(scope="module")
+def mislabelled_service(tmp_path_factory, tiny_catalogue) -> SearchService:
+    holder = BundleHolder(encoder_factory=FakeFactory())
+    holder.load(build_mislabelled_bundle(tmp_path_factory.mktemp("mislabelled"), tiny_catalogue), "tiny")
+    return SearchService(holder, Settings(max_outliers=150))
 
 
 def categories(hits) -> list[str]:
@@ -193,6 +222,54 @@ def test_image_urls_quote_odd_ids(odd_service):
     assert urls["vehicles/car#3"] == "/v1/items/vehicles/car%233/image"
 
 
+# -- label outliers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("space", ["image", "text"])
+def test_planted_mislabel_is_the_top_outlier(mislabelled_service, space):
+    view = mislabelled_service.outliers(space, "category")
+    assert (view.space, view.attribute) == (space, "category")
+    top = view.outliers[0]
+    assert (top.id, top.attribute, top.label, top.majority_label) == (MISLABELLED_ID, "category", "vehicles", "plants")
+    assert top.majority_share >= 0.7 and top.confidence == top.majority_share - top.own_label_share
+    assert top.title == "rose 7" and top.image_url == f"/v1/items/{MISLABELLED_ID}/image"
+    assert view.total == len(view.outliers)
+    # No attribute: every attribute's outliers of the space, in one ranking.
+    assert mislabelled_service.outliers(space).outliers == view.outliers
+
+
+def test_outliers_are_ranked_and_cut_at_limit(mislabelled_service):
+    view = mislabelled_service.outliers("image", "category", limit=1)
+    assert len(view.outliers) == 1 and view.total >= 1
+    confidences = [o.confidence for o in mislabelled_service.outliers("image").outliers]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_a_clean_catalogue_has_no_outliers(service, tiny_bundle):
+    view = service.outliers("image", "category")
+    assert (view.bundle_version, view.total, view.outliers) == (tiny_bundle.version, 0, [])
+
+
+def test_outliers_of_an_unknown_space_are_not_found(service):
+    with pytest.raises(NotFound, match="space 'nope' not found"):
+        service.outliers("nope", "category")
+
+
+def test_outliers_of_an_unknown_attribute_name_the_field(service):
+    # tags is a list and year a number: neither is a label attribute.
+    for attribute in ("colour", "tags", "year"):
+        with pytest.raises(InvalidArgument, match=f"unknown attribute '{attribute}'.*: category") as err:
+            service.outliers("image", attribute)
+        assert err.value.field == "attribute"
+
+
+@pytest.mark.parametrize("limit", [0, -3, 151])
+def test_outlier_limit_out_of_range(mislabelled_service, limit):
+    with pytest.raises(InvalidArgument, match=f"limit must be between 1 and 150, got {limit}") as err:
+        mislabelled_service.outliers("image", "category", limit=limit)
+    assert err.value.field == "limit"
+
+
 # -- text and image queries ------------------------------------------------------------------
 
 
@@ -266,7 +343,9 @@ def test_bundle_info(service, tiny_bundle):
 
 def test_no_bundle_is_unavailable():
     service = SearchService(BundleHolder())
-    for call in (lambda: service.get_item("a"), lambda: service.search_text("car"), service.bundle_info):
+    calls = (lambda: service.get_item("a"), lambda: service.search_text("car"), service.bundle_info,
+             lambda: service.outliers("image"))
+    for call in calls:
         with pytest.raises(Unavailable, match="no bundle is loaded"):
             call()
 
@@ -290,6 +369,8 @@ class CountingHolder(BundleHolder):
         lambda s: s.search_image(png_bytes(), "image", 3),
         lambda s: s.bundle_info(),
         lambda s: s.thumbnail("animals-01", 32),
+        lambda s: s.neighbours("animals-00", "text", 3),
+        lambda s: s.outliers("image", "category"),
     ],
 )
 def test_each_request_takes_the_bundle_once(tiny_bundle, call):

@@ -1,6 +1,6 @@
 """One router per resource; `ROUTERS` is what `create_app` mounts."""
-from vitrina.search_api.rest.routes import bundle, health, items, search
+from vitrina.search_api.rest.routes import bundle, health, items, search, spaces
 
-ROUTERS = [health.router, bundle.router, items.router, search.router]
+ROUTERS = [health.router, bundle.router, items.router, search.router, spaces.router]
 
 __all__ = ["ROUTERS"]
