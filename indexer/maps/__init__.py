@@ -5,6 +5,8 @@ outliers curators review, both derived from them.
     write_neighbours(neighbours_table(table), paths / "neighbours.parquet")
     outliers = find_label_outliers(table.rows, labels, table.ids, space="image", attribute="categoria")
     write_outliers(outliers_table(outliers), reports / "outliers.parquet")
+    umap = project(vectors, "umap", seed=0)  # 2-D maps; see projections.py
+    write_projections(projections_table(ids, {"umap": umap}), paths / "projections.parquet")
 """
 from vitrina.indexer.maps.neighbourhoods import (
     NEIGHBOURS_SCHEMA,
@@ -24,20 +26,91 @@ from vitrina.indexer.maps.outliers import (
     read_outliers,
     write_outliers,
 )
+from vitrina.indexer.maps.projections import (
+    METHODS,
+    FittedReducer,
+    Projection,
+    align_to_parent,
+    load_reducer,
+    place_new,
+    placement_drift,
+    project,
+    projections_schema,
+    projections_table,
+    read_projections,
+    save_reducer,
+    trustworthiness_of,
+    write_projections,
+)
 
 __all__ = [
+    "METHODS",
     "NEIGHBOURS_SCHEMA",
     "OUTLIERS_SCHEMA",
+    "FittedReducer",
     "InvalidFieldError",
     "NeighbourTable",
     "Outlier",
+    "Projection",
     "UnknownItemError",
+    "align_to_parent",
     "compute_neighbourhoods",
     "find_label_outliers",
+    "load_reducer",
     "neighbours_table",
     "outliers_table",
+    "place_new",
+    "placement_drift",
+    "project",
+    "projections_schema",
+    "projections_table",
     "read_neighbours",
     "read_outliers",
+    "read_projections",
+    "save_reducer",
+    "trustworthiness_of",
     "write_neighbours",
     "write_outliers",
+    "write_projections",
+]
+
+# Clusters of a space (clusters.parquet) and every item's cluster label:
+#     clustering = cluster_space(vectors, "hdbscan", texts=texts)
+#     write_clusters(clusters_table(clustering, ids), paths / "clusters.parquet")
+from vitrina.indexer.maps.clusters import (
+    CLUSTER_LABELS_SCHEMA,
+    CLUSTER_METHODS,
+    CLUSTERS_SCHEMA,
+    ClusterInfo,
+    ClusterLabels,
+    Clustering,
+    ClusterSummary,
+    cluster_space,
+    clusters_table,
+    ctfidf_keywords,
+    knee_eps,
+    labels_table,
+    read_cluster_labels,
+    read_clusters,
+    write_cluster_labels,
+    write_clusters,
+)
+
+__all__ += [
+    "CLUSTERS_SCHEMA",
+    "CLUSTER_LABELS_SCHEMA",
+    "CLUSTER_METHODS",
+    "ClusterInfo",
+    "ClusterLabels",
+    "ClusterSummary",
+    "Clustering",
+    "cluster_space",
+    "clusters_table",
+    "ctfidf_keywords",
+    "knee_eps",
+    "labels_table",
+    "read_cluster_labels",
+    "read_clusters",
+    "write_cluster_labels",
+    "write_clusters",
 ]
