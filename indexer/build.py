@@ -1,6 +1,7 @@
 """`vitrina index build`: catalogue -> encoders -> embeddings + indexes -> published version."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,8 +24,12 @@ from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catal
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
 from vitrina.indexer.maps import (
+    DEFAULT_CLUSTERINGS,
+    DEFAULT_PROJECTIONS,
     NeighbourTable,
     Outlier,
+    build_space_maps,
+    check_map_methods,
     compute_neighbourhoods,
     find_label_outliers,
     neighbours_table,
@@ -89,6 +94,14 @@ class BuildOptions:
     # Neighbours precomputed per item and space (spaces/<space>/neighbours.parquet), which
     # also feed the label-outlier report; 0 writes neither neighbours nor outliers.
     neighbours_k: int = 20
+    # 2-D maps per space (spaces/<space>/projections.parquet, seed 0), any of umap, pca, tsne,
+    # pacmap; t-SNE and PaCMAP are opt-in because they take many minutes at 100k+ items.
+    # UMAP/PCA models are kept (spaces/<space>/reducers/) to place new items without refitting.
+    projections: tuple[str, ...] = DEFAULT_PROJECTIONS
+    # Clusterings per space, any of hdbscan, dbscan, kmeans, agglomerative: labels beside the
+    # map's coordinates, clusters (size, c-TF-IDF name, representatives) in clusters.parquet.
+    # Both empty: no maps; clusterings need at least one projection.
+    clusterings: tuple[str, ...] = DEFAULT_CLUSTERINGS
 
 
 @dataclass
@@ -116,6 +129,8 @@ def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str,
         "chunk_size": options.chunk_size,
         # A version without neighbours (or with fewer) is not what a build asking for them wants.
         "neighbours_k": options.neighbours_k,
+        "projections": list(options.projections),
+        "clusterings": list(options.clusterings),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -188,6 +203,8 @@ def build_bundle(
         raise ValueError(f"--space: each space name may appear once, got {names}")
     if isinstance(options.neighbours_k, bool) or not isinstance(options.neighbours_k, int) or options.neighbours_k < 0:
         raise ValueError(f"--neighbours-k: must be an integer >= 0 (0: none), got {options.neighbours_k!r}")
+    projections, clusterings = check_map_methods(options.projections, options.clusterings)
+    options = dataclasses.replace(options, projections=projections, clusterings=clusterings)
     if encoder_factory is None:
         from vitrina.training.encoders import create_encoder as encoder_factory
     coll = CollectionPaths.of(out, check_name(collection, "collection"))
@@ -214,6 +231,11 @@ def build_bundle(
     space_manifests: dict[str, SpaceManifest] = {}
     image_problems: dict[str, str] = {}
     neighbourhoods: dict[str, NeighbourTable] = {}
+    maps: dict[str, dict[str, Any]] = {}
+    parent = coll.current()
+    parent_maps = (parent, coll.version(parent)) if parent is not None else None
+    # Cluster names come from the items' words: their text, or their title when they have none.
+    words = {it.id: it.text or it.title or None for it in items}
 
     pool = VectorPool()
     if options.reuse_vectors and coll.current() is not None:
@@ -254,6 +276,12 @@ def build_bundle(
                 table = compute_neighbourhoods(index, vectors, ids, k=options.neighbours_k, progress=options.progress)
                 write_neighbours(neighbours_table(table, ids), staging.neighbours(req.name))
             neighbourhoods[req.name] = table
+        if options.projections:
+            with timer.stage(f"maps:{req.name}"):
+                maps[req.name] = build_space_maps(
+                    vectors, ids, [words[i] for i in ids], staging, req.name,
+                    options.projections, options.clusterings, parent=parent_maps,
+                )
         space_manifests[req.name] = SpaceManifest(
             name=req.name,
             indexed_modality=indexed,
@@ -275,6 +303,8 @@ def build_bundle(
             "recall_at_10": info.recall_at_10,
             "neighbours_k": options.neighbours_k,
         }
+        if req.name in maps:
+            report["spaces"][req.name]["maps"] = maps[req.name]
         shutil.rmtree(staging.chunks(req.name), ignore_errors=True)
 
     # Images that failed to decode are marked on the item, so the API knows not to serve them.
@@ -307,7 +337,8 @@ def build_bundle(
             spaces=space_manifests,
             build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
                 "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
-                "neighbours_k": options.neighbours_k}},
+                "neighbours_k": options.neighbours_k, "projections": list(options.projections),
+                "clusterings": list(options.clusterings)}, "maps": maps},
         )
         write_manifest(staging, manifest)
 

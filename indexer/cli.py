@@ -50,6 +50,12 @@ def build(
                                         "fingerprint; joint towers from their base encoder's vectors) instead of encoding")] = True,
     neighbours_k: Annotated[int, typer.Option(min=0, help="Precompute each item's N nearest neighbours per space "
                                               "(served without a search; feed the label-outlier report); 0: neither")] = 20,
+    projection: Annotated[Optional[list[str]], typer.Option(
+        "--projection", metavar="METHOD", help="2-D map method per space, repeatable: umap, pca, tsne, pacmap "
+        "(default: umap and pca; t-SNE and PaCMAP are slow at 100k+ items)")] = None,
+    clustering: Annotated[Optional[list[str]], typer.Option(
+        "--clustering", metavar="METHOD", help="Clustering per space, repeatable: hdbscan, dbscan, kmeans, "
+        "agglomerative (default: hdbscan and kmeans)")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -58,6 +64,7 @@ def build(
     resumes from the embedding chunks already written.
     """
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+    from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods
 
     table_options = {}
     if catalogue.startswith("table:"):
@@ -75,10 +82,18 @@ def build(
         requests = [SpaceRequest.parse(s) for s in space]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--space")
+    projections = tuple(_split(projection) or DEFAULT_PROJECTIONS)
+    clusterings = tuple(_split(clustering) or DEFAULT_CLUSTERINGS)
+    try:
+        check_map_methods(projections, clusterings)
+    except ValueError as exc:
+        option, _, message = str(exc).partition(": ")  # messages start with the option they are about
+        raise typer.BadParameter(message, param_hint=option)
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
+        projections=projections, clusterings=clusterings,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:

@@ -102,3 +102,136 @@ class Thumbnail:
     content: bytes
     media_type: str
     etag: str
+
+
+# -- maps: projections and clusters -------------------------------------------------------------
+
+
+class MapItem(_View):
+    id: str
+    title: str
+    image_url: str | None = Field(description="Thumbnail URL, null when the item has no usable image")
+
+
+class MapPoint(_View):
+    id: str
+    x: float = Field(description="In [-1, 1]; both axes share one scale, so distances on the map mean the same across")
+    y: float
+    cluster: int | None = Field(description="The item's cluster in `clustering`, -1 for noise; null without a clustering")
+
+
+class ProjectionView(_View):
+    bundle_version: str
+    space: str
+    method: str = Field(description="Projection method of these coordinates")
+    methods: list[str] = Field(description="Projection methods this space has")
+    clustering: str | None = Field(description="Clustering the `cluster` labels come from; null: the space has none")
+    clusterings: list[str] = Field(description="Clusterings this space has")
+    points: list[MapPoint] = Field(description="One per item of the space, in the space's row order")
+
+
+class ClusterView(_View):
+    method: str = Field(description="Clustering method")
+    cluster: int = Field(description="0.. by decreasing size; -1 is the noise row")
+    size: int
+    name: str = Field(description="Its keywords joined, 'cluster <n>' without any, 'noise' for noise")
+    keywords: list[str] = Field(description="c-TF-IDF keywords of its members' texts, best first")
+    representatives: list[MapItem] = Field(description="Most central members first; empty for noise")
+
+
+class ClustersView(_View):
+    bundle_version: str
+    space: str
+    method: str | None = Field(description="The clustering asked for; null: every clustering")
+    methods: list[str] = Field(description="Clusterings this space has")
+    clusters: list[ClusterView]
+
+
+class ClusterItemsView(_View):
+    bundle_version: str
+    space: str
+    method: str
+    cluster: int
+    name: str
+    total: int = Field(description="Members of the cluster, before offset and limit")
+    offset: int
+    items: list[MapItem] = Field(description="Most central first (noise: in row order)")
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionColumns:
+    """A map as columns, for transports that ship it without one object per point (Arrow IPC).
+
+    ids[i], coords[i] (float32, x and y) and labels[i] (int32, or None without a clustering)
+    describe the space's row i. view() gives the same points as a ProjectionView.
+    """
+
+    bundle_version: str
+    space: str
+    method: str
+    methods: list[str]
+    clustering: str | None
+    clusterings: list[str]
+    ids: list[str]
+    coords: Any
+    labels: Any
+
+    def view(self) -> ProjectionView:
+        xs, ys = self.coords[:, 0].tolist(), self.coords[:, 1].tolist()
+        labels = self.labels.tolist() if self.labels is not None else [None] * len(self.ids)
+        # Built unvalidated: the values come typed from the bundle, and a map may have 100k+ points.
+        points = [
+            MapPoint.model_construct(id=i, x=x, y=y, cluster=c) for i, x, y, c in zip(self.ids, xs, ys, labels)
+        ]
+        return ProjectionView(
+            bundle_version=self.bundle_version,
+            space=self.space,
+            method=self.method,
+            methods=self.methods,
+            clustering=self.clustering,
+            clusterings=self.clusterings,
+            points=points,
+        )
+
+    def arrow_schema(self):
+        """id (string), x, y (float32), cluster (int32, null without a clustering); what the
+        map is (version, space, method, clustering) rides along as schema metadata."""
+        import pyarrow as pa
+
+        metadata = {
+            "bundle_version": self.bundle_version,
+            "space": self.space,
+            "method": self.method,
+            "clustering": self.clustering or "",
+        }
+        return pa.schema(
+            [
+                pa.field("id", pa.string(), nullable=False),
+                pa.field("x", pa.float32(), nullable=False),
+                pa.field("y", pa.float32(), nullable=False),
+                pa.field("cluster", pa.int32()),
+            ],
+            metadata=metadata,
+        )
+
+    def record_batches(self, rows: int = 65_536):
+        """The points as Arrow record batches of at most `rows` rows, made one at a time."""
+        import pyarrow as pa
+
+        schema = self.arrow_schema()
+        for start in range(0, len(self.ids), rows):
+            stop = start + rows
+            cluster = (
+                pa.array(self.labels[start:stop], pa.int32())
+                if self.labels is not None
+                else pa.nulls(len(self.ids[start:stop]), pa.int32())
+            )
+            yield pa.record_batch(
+                [
+                    pa.array(self.ids[start:stop], pa.string()),
+                    pa.array(self.coords[start:stop, 0], pa.float32()),
+                    pa.array(self.coords[start:stop, 1], pa.float32()),
+                    cluster,
+                ],
+                schema=schema,
+            )

@@ -20,12 +20,18 @@ from vitrina.search_api.holder import BundleHolder, Served
 from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.models import (
     BundleView,
+    ClusterItemsView,
+    ClustersView,
+    ClusterView,
     EncoderView,
     Hit,
     Hits,
     ItemView,
+    MapItem,
     OutliersView,
     OutlierView,
+    ProjectionColumns,
+    ProjectionView,
     SpaceView,
     Thumbnail,
     image_url,
@@ -34,6 +40,9 @@ from vitrina.search_api.settings import Settings
 
 if TYPE_CHECKING:
     from vitrina.indexer.maps import Outlier
+
+# The map a client gets when it names no method: UMAP's, when the space has one.
+DEFAULT_PROJECTION = "umap"
 
 FilterInput = str | Mapping[str, Any] | None
 # Browsers and curl send this for files they cannot type; the decoder decides.
@@ -45,6 +54,8 @@ class SearchService:
         self.holder = holder
         self.settings = settings or Settings()
         self._thumbnails: LRUCache[tuple[str, str, int], Thumbnail] = LRUCache(self.settings.thumbnail_cache_entries)
+        # (version, space, clustering, cluster) -> member rows, most central first: pages of one cluster sort once.
+        self._members: LRUCache[tuple[str, str, str, int], np.ndarray] = LRUCache(self.settings.cluster_cache_entries)
 
     # -- items --------------------------------------------------------------------------
 
@@ -188,6 +199,116 @@ class SearchService:
             outliers=[_outlier_view(bundle, o) for o in found[:limit]],
         )
 
+    def projection(self, space: str, method: str | None = None, clustering: str | None = None) -> ProjectionView:
+        """Every item of `space` on its 2-D map, with its cluster; see projection_columns."""
+        return self.projection_columns(space, method, clustering).view()
+
+    def projection_columns(
+        self, space: str, method: str | None = None, clustering: str | None = None
+    ) -> ProjectionColumns:
+        """The map of `space` by `method` as columns, labelled by `clustering`.
+
+        method None: umap when the space has it, else its first method. clustering None: the
+        space's first clustering (the build's order), or no labels when it has none.
+        Unknown space: NotFound; a space without any map: NotFound; a method or clustering the
+        space lacks: InvalidArgument naming `method` / `clustering`.
+        """
+        bundle = self.holder.get()
+        sp = _map_space(bundle, space)
+        ids, coords, labels = sp.projections()
+        if method is None:
+            if not coords:
+                raise NotFound("map of space", space)
+            method = DEFAULT_PROJECTION if DEFAULT_PROJECTION in coords else next(iter(coords))
+        _check_known("method", "projection method", method, list(coords), space)
+        if clustering is None:
+            clustering = next(iter(labels), None)
+        else:
+            _check_known("clustering", "clustering", clustering, list(labels), space)
+        return ProjectionColumns(
+            bundle_version=bundle.version,
+            space=space,
+            method=method,
+            methods=list(coords),
+            clustering=clustering,
+            clusterings=list(labels),
+            ids=ids,
+            coords=coords[method],
+            labels=None if clustering is None else labels[clustering],
+        )
+
+    def clusters(self, space: str, method: str | None = None) -> ClustersView:
+        """The clusters of `space` by clustering `method` (None: every clustering), each with its
+        size, name, keywords and representative items."""
+        bundle = self.holder.get()
+        sp = _map_space(bundle, space)
+        summaries = sp.clusters()
+        methods = list(dict.fromkeys(s.method for s in summaries))
+        if method is not None:
+            _check_known("method", "clustering", method, methods, space)
+        return ClustersView(
+            bundle_version=bundle.version,
+            space=space,
+            method=method,
+            methods=methods,
+            clusters=[
+                ClusterView(
+                    method=s.method,
+                    cluster=s.cluster,
+                    size=s.size,
+                    name=s.name,
+                    keywords=list(s.keywords),
+                    representatives=[_map_item(bundle, item_id) for item_id in s.representative_ids],
+                )
+                for s in summaries
+                if method in (None, s.method)
+            ],
+        )
+
+    def cluster_items(
+        self, space: str, cluster: int, method: str | None = None, limit: int = 100, offset: int = 0
+    ) -> ClusterItemsView:
+        """The items of one cluster, most central first (noise, cluster -1: in row order).
+
+        method None: the space's first clustering. An unknown cluster number (or a space
+        without clusterings) is NotFound: the cluster is the resource asked for; a
+        clustering the space lacks is InvalidArgument naming `method`.
+        """
+        bundle = self.holder.get()
+        sp = _map_space(bundle, space)
+        max_limit = self.settings.max_cluster_items
+        if not 1 <= limit <= max_limit:
+            raise InvalidArgument("limit", f"limit must be between 1 and {max_limit}, got {limit}")
+        if offset < 0:
+            raise InvalidArgument("offset", f"offset must be 0 or more, got {offset}")
+        labels = sp.projections().labels
+        if method is None:
+            method = next(iter(labels), None)
+            if method is None:
+                raise NotFound("cluster", str(cluster))
+        _check_known("method", "clustering", method, list(labels), space)
+        summary = next((s for s in sp.clusters() if s.method == method and s.cluster == cluster), None)
+        if summary is None:
+            raise NotFound(f"{method} cluster", str(cluster))
+        key = (bundle.version, space, method, cluster)
+        members = self._members.get(key)
+        if members is None:
+            from vitrina.indexer.maps import members_by_centrality
+
+            members = members_by_centrality(sp.vectors, labels[method], cluster)
+            self._members.put(key, members)
+        page = members[offset : offset + limit]
+        return ClusterItemsView(
+            bundle_version=bundle.version,
+            space=space,
+            method=method,
+            cluster=cluster,
+            name=summary.name,
+            total=len(members),
+            offset=offset,
+            items=[_map_item(bundle, sp.ids[row]) for row in page.tolist()],
+        )
+
     # -- bundle ---------------------------------------------------------------------------
 
     def bundle_info(self) -> BundleView:
@@ -240,6 +361,26 @@ def _space(bundle: Bundle, name: str, modality: Modality | None = None) -> Space
             f"spaces that do: {', '.join(accepting) or '(none in this bundle)'}",
         )
     return space
+
+
+def _map_space(bundle: Bundle, name: str) -> Space:
+    # A space in the path names a resource: unknown is 404, as for outliers.
+    space = bundle.spaces.get(name)
+    if space is None:
+        raise NotFound("space", name)
+    return space
+
+
+def _check_known(field: str, what: str, value: str, available: list[str], space: str) -> None:
+    if value not in available:
+        have = ", ".join(available) or "(none: this version was built without them)"
+        raise InvalidArgument(field, f"unknown {what} {value!r}; space {space!r} has: {have}")
+
+
+def _map_item(bundle: Bundle, item_id: str) -> MapItem:
+    # Maps were built from this version's items, so every id has a record.
+    record = _record(bundle, item_id)
+    return MapItem(id=record.id, title=record.title, image_url=_image_url(record))
 
 
 def _check_k(k: int, max_k: int) -> None:

@@ -32,6 +32,8 @@ class Settings(BaseModel):
 
     max_k: int = Field(default=1000, ge=1, description="Largest k a search may ask for")
     max_outliers: int = Field(default=1000, ge=1, description="Largest limit an outlier listing may ask for")
+    max_cluster_items: int = Field(default=1000, ge=1, description="Largest limit a cluster's item listing may ask for")
+    cluster_cache_entries: int = Field(default=64, ge=0, description="Clusters whose member order is kept between pages")
     max_query_chars: int = Field(default=1000, ge=1)
     max_upload_bytes: int = Field(default=10 * MiB, ge=1, description="Largest image upload")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard for images")

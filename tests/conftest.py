@@ -75,12 +75,17 @@ TABLE_OPTIONS = dict(
 )
 
 
+# UMAP JIT-compiles for ~30 s on first use and HDBSCAN is the slower clustering: test builds
+# map with PCA and k-means unless a test asks for more (see tests/unit/test_maps_umap.py).
+FAST_MAPS = dict(projections=("pca",), clusterings=("kmeans",))
+
+
 def build_tiny_bundle(out: Path, catalogue: Path, factory=None, **options):
     from tests.fakes import FakeFactory
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
 
     factory = factory or FakeFactory()
-    opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+    opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS, **FAST_MAPS)
     for key, value in options.items():
         setattr(opts, key, value)
     spaces = [SpaceRequest("image", "fake:image"), SpaceRequest("text", "fake:text")]
@@ -106,3 +111,33 @@ def tiny_bundle(tiny_bundle_root):
     from vitrina.indexer.bundle.reader import Bundle
 
     return Bundle.open(tiny_bundle_root, "tiny", encoder_factory=FakeFactory())
+
+
+def loaded_once_by_racing_threads(monkeypatch, module, loader_name: str, ask, threads: int = 8) -> None:
+    """`ask()` from `threads` threads released together: the lazy load behind it runs once and
+    every thread gets the same object (a slow loader widens the window for a race)."""
+    import threading
+    import time
+
+    loads = []
+    real = getattr(module, loader_name)
+
+    def slow_load(path):
+        loads.append(path)
+        time.sleep(0.05)
+        return real(path)
+
+    monkeypatch.setattr(module, loader_name, slow_load)
+    start = threading.Barrier(threads)
+    results = []
+
+    def run():
+        start.wait()
+        results.append(ask())
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(loads) == 1 and len(results) == threads and all(r is results[0] for r in results)

@@ -63,6 +63,16 @@ class VersionPaths:
     def neighbours(self, space: str) -> Path:
         return self.space_dir(space) / "neighbours.parquet"
 
+    def projections(self, space: str) -> Path:
+        return self.space_dir(space) / "projections.parquet"
+
+    def clusters(self, space: str) -> Path:
+        return self.space_dir(space) / "clusters.parquet"
+
+    def reducer(self, space: str, method: str) -> Path:
+        """The fitted UMAP/PCA model of a space's map, to place new items without refitting."""
+        return self.space_dir(space) / "reducers" / f"{method}.pkl"
+
     def chunks(self, space: str) -> Path:
         return self.space_dir(space) / "chunks"
 

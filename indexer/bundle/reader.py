@@ -2,8 +2,8 @@
 
 Everything a request needs is loaded up front (items, vectors, FAISS indexes,
 precomputed neighbourhoods) so a request never touches the disk except for
-images; encoders and the outlier report load lazily because only some
-endpoints need them.
+images; encoders, the outlier report and the maps (projections, clusters)
+load lazily because only some endpoints need them.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, SpaceManifest, embeddings_schema, read_table_checked
 
 if TYPE_CHECKING:
-    from vitrina.indexer.maps import NeighbourTable, Outlier
+    from vitrina.indexer.maps import ClusterSummary, NeighbourTable, Outlier, SpaceProjections
 
 T = TypeVar("T")
 
@@ -108,6 +108,7 @@ class Space:
 
         self.name = manifest.name
         self.manifest = manifest
+        self.paths = paths
         table = read_table_checked(paths.embeddings(self.name), embeddings_schema(manifest.dim))
         self.ids: list[str] = table.column("id").to_pylist()
         self.row_of: dict[str, int] = {item_id: row for row, item_id in enumerate(self.ids)}
@@ -119,6 +120,8 @@ class Space:
         self._encoders: dict[Modality, Any] = {}
         self._encoder_factory = encoder_factory
         self._lock = threading.Lock()
+        self._projections: _Lazy[SpaceProjections] = _Lazy(self._read_projections)
+        self._clusters: _Lazy[list[ClusterSummary]] = _Lazy(self._read_clusters)
 
     @property
     def query_modalities(self) -> list[Modality]:
@@ -146,6 +149,35 @@ class Space:
     def preload_encoders(self) -> None:
         for modality in self.manifest.encoders:
             self.encoder(modality)
+
+    def projections(self) -> SpaceProjections:
+        """(ids, {method: float32 [n, 2]}, {clustering: int32 [n], -1 noise}) of the space's map,
+        rows in this space's row order; all empty for versions built without maps."""
+        return self._projections.get()
+
+    def clusters(self) -> list[ClusterSummary]:
+        """Every clustering's clusters (clusters.parquet); empty for versions built without them."""
+        return self._clusters.get()
+
+    def _read_projections(self) -> SpaceProjections:
+        from vitrina.indexer.maps import InvalidFieldError, SpaceProjections, read_space_projections
+
+        path = self.paths.projections(self.name)
+        if not path.is_file():
+            return SpaceProjections([], {}, {})
+        maps = read_space_projections(path)
+        # Callers index coordinates and labels by space row, so the orders must match.
+        if maps.ids != self.ids:
+            raise InvalidFieldError("id", "does not list the ids of embeddings.parquet in the same order", path)
+        return maps
+
+    def _read_clusters(self) -> list[ClusterSummary]:
+        path = self.paths.clusters(self.name)
+        if not path.is_file():
+            return []
+        from vitrina.indexer.maps import read_clusters
+
+        return read_clusters(path)
 
 
 def _read_neighbours(path: Path, ids: list[str]) -> NeighbourTable | None:

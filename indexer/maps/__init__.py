@@ -38,6 +38,7 @@ from vitrina.indexer.maps.projections import (
     projections_schema,
     projections_table,
     read_projections,
+    realigned,
     save_reducer,
     trustworthiness_of,
     write_projections,
@@ -67,6 +68,7 @@ __all__ = [
     "read_neighbours",
     "read_outliers",
     "read_projections",
+    "realigned",
     "save_reducer",
     "trustworthiness_of",
     "write_neighbours",
@@ -90,6 +92,7 @@ from vitrina.indexer.maps.clusters import (
     ctfidf_keywords,
     knee_eps,
     labels_table,
+    members_by_centrality,
     read_cluster_labels,
     read_clusters,
     write_cluster_labels,
@@ -109,8 +112,35 @@ __all__ += [
     "ctfidf_keywords",
     "knee_eps",
     "labels_table",
+    "members_by_centrality",
     "read_cluster_labels",
     "read_clusters",
     "write_cluster_labels",
     "write_clusters",
+]
+
+# One space's map as the build writes it (projections + cluster labels + clusters + reducers):
+#     report = build_space_maps(vectors, ids, texts, paths, "image", ("umap", "pca"), ("hdbscan", "kmeans"))
+from vitrina.indexer.maps.space_maps import (
+    DEFAULT_CLUSTERINGS,
+    DEFAULT_PROJECTIONS,
+    LABEL_PREFIX,
+    SpaceProjections,
+    build_space_maps,
+    check_map_methods,
+    maps_table,
+    read_cluster_columns,
+    read_space_projections,
+)
+
+__all__ += [
+    "DEFAULT_CLUSTERINGS",
+    "DEFAULT_PROJECTIONS",
+    "LABEL_PREFIX",
+    "SpaceProjections",
+    "build_space_maps",
+    "check_map_methods",
+    "maps_table",
+    "read_cluster_columns",
+    "read_space_projections",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "ctfidf_keywords",
     "knee_eps",
     "labels_table",
+    "members_by_centrality",
     "read_cluster_labels",
     "read_clusters",
     "write_cluster_labels",
@@ -474,10 +475,29 @@ def _medoids(
     so this ranks exactly as the medoid under cosine similarity does, in O(size * d)
     rather than O(size^2 * d).
     """
+    return tuple(int(r) for r in _by_centrality(vectors, labels, cluster, direction)[:count])
+
+
+def _by_centrality(vectors: np.ndarray, labels: np.ndarray, cluster: int, direction: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(labels == cluster)
     sims = vectors[rows] @ direction
-    order = np.lexsort((rows, -sims))[:count]
-    return tuple(int(r) for r in rows[order])
+    return rows[np.lexsort((rows, -sims))]
+
+
+def members_by_centrality(vectors: np.ndarray, labels: np.ndarray, cluster: int) -> np.ndarray:
+    """Rows labelled `cluster`, most central first, ranked exactly as representatives are
+    (so a cluster's representatives are the head of this list); noise (-1) in row order.
+
+    vectors: the L2-normalised float32 rows the labels were computed on.
+    """
+    labels = np.asarray(labels)
+    if cluster == NOISE:
+        return np.flatnonzero(labels == NOISE)
+    # The same centroid code as the build's, so ties and rounding fall the same way.
+    ids, centroids = _centroids(vectors, np.where(labels == cluster, 0, NOISE))
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    return _by_centrality(vectors, labels, cluster, centroids[0])
 
 
 def _cluster_keywords(labels: np.ndarray, texts: list[str] | None, n_clusters: int) -> list[list[str]]:

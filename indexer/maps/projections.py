@@ -4,8 +4,8 @@
     tw = trustworthiness_of(vectors, umap.coords)      # for reports/eval.json
     coords, moved = align_to_parent(umap.coords, ids, parent_coords, parent_ids)
     write_projections(projections_table(ids, {"umap": coords, "pca": pca}), space / "projections.parquet")
-    save_reducer(umap, space / "reducer-umap.joblib")  # so a re-index can place items without refitting
-    placed = place_new(load_reducer(space / "reducer-umap.joblib"), new_vectors)
+    save_reducer(umap, paths.reducer(space, "umap"))   # reducers/umap.pkl: place items without refitting
+    placed = place_new(load_reducer(paths.reducer(space, "umap")), new_vectors)
 
 Coordinates are normalised by one common scale, not per axis: the bounding box
 is centred on the origin and divided by half its longer side, so the longer
@@ -47,6 +47,7 @@ __all__ = [
     "placement_drift",
     "project",
     "projections_schema",
+    "realigned",
     "projections_table",
     "read_projections",
     "save_reducer",
@@ -459,6 +460,46 @@ def placement_drift(
     aligned, _ = align_to_parent(refit_coords, refit_ids, existing_coords, existing_ids, fit_range=False)
     rows = np.array([refit_row[item_id] for item_id in placed_ids])
     return float(np.linalg.norm(aligned[rows].astype(np.float64) - placed_coords, axis=1).mean())
+
+
+class AlignedModel:
+    """A fitted model followed by the affine map an alignment moved its normalised map with.
+
+    transform() gives positions in the aligned frame, so a reducer built on it (offset 0,
+    scale 1) places new items on the map as it was stored, not as it was first fitted.
+    """
+
+    def __init__(self, model: Any, offset: np.ndarray, scale: float, matrix: np.ndarray, shift: np.ndarray):
+        self.model = model
+        self.offset = np.asarray(offset, dtype=np.float64)
+        self.scale = float(scale)
+        self.matrix = np.asarray(matrix, dtype=np.float64)
+        self.shift = np.asarray(shift, dtype=np.float64)
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        normalised = (np.asarray(self.model.transform(vectors), dtype=np.float64) - self.offset) / self.scale
+        return normalised @ self.matrix + self.shift
+
+
+def realigned(projection: Projection, coords: np.ndarray) -> Projection:
+    """`projection` with its coords replaced by `coords`, an affine image of them (e.g. from
+    align_to_parent), and its reducer, if any, moved by the same map.
+
+    The map is recovered by least squares from the two point sets (exact for a similarity
+    transform followed by a shrink, which is what align_to_parent applies).
+    """
+    if not isinstance(projection, Projection):
+        raise InvalidFieldError("projection", f"must be a Projection, got {type(projection).__name__}")
+    coords = _check_coords(coords, "coords")
+    if coords.shape != projection.coords.shape:
+        raise InvalidFieldError("coords", f"has shape {coords.shape}, the projection {projection.coords.shape}")
+    reducer = projection.reducer
+    if reducer is not None:
+        before = np.hstack([projection.coords.astype(np.float64), np.ones((len(coords), 1))])
+        solution, *_ = np.linalg.lstsq(before, coords.astype(np.float64), rcond=None)
+        model = AlignedModel(reducer.model, reducer.offset, reducer.scale, solution[:2], solution[2])
+        reducer = FittedReducer(reducer.method, model, reducer.dim, np.zeros(2), 1.0)
+    return Projection(projection.method, coords.astype(np.float32, copy=False), projection.params, reducer)
 
 
 # --- new items without refitting ----------------------------------------------------------------

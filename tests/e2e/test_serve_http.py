@@ -70,3 +70,16 @@ def test_error_envelope_over_http(http):
 def test_thumbnail_over_http(http):
     response = http.get("/v1/items/plants-00/image", params={"size": 16})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+
+
+def test_projection_streams_as_arrow_over_http(http):
+    import pyarrow as pa
+
+    arrow = "application/vnd.apache.arrow.stream"
+    with http.stream("GET", "/v1/spaces/image/projection", headers={"Accept": arrow}) as response:
+        assert response.status_code == 200 and response.headers["content-type"] == arrow
+        assert "content-length" not in response.headers  # streamed, not buffered whole
+        body = b"".join(response.iter_bytes())
+    table = pa.ipc.open_stream(body).read_all()
+    points = http.get("/v1/spaces/image/projection").json()["points"]
+    assert table.num_rows == 60 and table.to_pylist() == points

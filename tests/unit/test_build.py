@@ -45,7 +45,9 @@ def test_build_writes_a_complete_published_version(tmp_path, tiny_catalogue):
     paths = coll.version(result.version)
     for rel in ["manifest.json", "items.parquet", "reports/build.json", "reports/outliers.parquet",
                 "spaces/image/embeddings.parquet", "spaces/image/index.faiss", "spaces/image/neighbours.parquet",
-                "spaces/text/embeddings.parquet", "spaces/text/index.faiss", "spaces/text/neighbours.parquet"]:
+                "spaces/text/embeddings.parquet", "spaces/text/index.faiss", "spaces/text/neighbours.parquet",
+                "spaces/image/projections.parquet", "spaces/image/clusters.parquet", "spaces/image/reducers/pca.pkl",
+                "spaces/text/projections.parquet", "spaces/text/clusters.parquet", "spaces/text/reducers/pca.pkl"]:
         assert (paths.root / rel).is_file(), rel
     assert not (paths.root / "spaces/image/chunks").exists()
     manifest = Manifest.read(paths.manifest)
@@ -70,13 +72,13 @@ def test_crash_mid_build_leaves_current_and_resumes_without_reencoding(tmp_path,
     coll = CollectionPaths.of(tmp_path, "tiny")
 
     # Same catalogue but a different encoder spec, so this is a new build; it dies after 3 batches.
-    from tests.conftest import TABLE_OPTIONS
+    from tests.conftest import FAST_MAPS, TABLE_OPTIONS
     from vitrina.indexer.build import BuildOptions, build_bundle
 
     def run(factory):
         # The fakes' fingerprint ignores the spec: without reuse_vectors=False CURRENT's vectors would be taken.
         opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
-                            reuse_vectors=False)
+                            reuse_vectors=False, **FAST_MAPS)
         return build_bundle(f"table:{tiny_catalogue}", tmp_path, "tiny", [SpaceRequest("image", "fake:image-v2")], opts, encoder_factory=factory)
 
     with pytest.raises(Crash):

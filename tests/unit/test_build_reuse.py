@@ -3,7 +3,7 @@ import shutil
 
 import numpy as np
 
-from tests.conftest import TABLE_OPTIONS, build_tiny_bundle
+from tests.conftest import FAST_MAPS, TABLE_OPTIONS, build_tiny_bundle
 from tests.fakes import FakeFactory, FakeImageEncoder
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
@@ -45,7 +45,7 @@ class JointFactory(FakeFactory):
 
 
 def _build(out, catalogue, factory, spaces, **options):
-    opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS, **options)
+    opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS, **FAST_MAPS, **options)
     return build_bundle(f"table:{catalogue}", out, "tiny", spaces, opts, encoder_factory=factory)
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.conftest import COLOURS, TABLE_OPTIONS
+from tests.conftest import COLOURS, FAST_MAPS, TABLE_OPTIONS
 from tests.fakes import FakeFactory, FakeImageEncoder, FakeTextEncoder
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.indexer.evaluate import EVAL_REPORT, EvalOptions, categorical_attributes, evaluate_bundle, run_eval
@@ -102,7 +102,8 @@ def test_cross_modal_recall_for_a_space_with_both_towers(tmp_path, tiny_catalogu
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
 
     factory = _JointFactory()
-    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
+                           **FAST_MAPS)
     build_bundle(f"table:{tiny_catalogue}", tmp_path, "tiny", [SpaceRequest("joint", "fake:joint")], options,
                  encoder_factory=factory)
     report, _ = run_eval(tmp_path, "tiny", options=_options(ks=(1, 10, 30)), encoder_factory=factory)
@@ -134,7 +135,8 @@ def test_a_checkpoints_heldout_items_get_their_own_cross_modal_scores(tmp_path, 
             return super().__call__(spec, modality, **kw)
 
     factory = CkptFactory()
-    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS)
+    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
+                           **FAST_MAPS)
     build_bundle(f"table:{tiny_catalogue}", tmp_path / "b", "tiny", [SpaceRequest("joint", f"ckpt:{ckpt}")], options,
                  encoder_factory=factory)
     report, _ = run_eval(tmp_path / "b", "tiny", options=_options(ks=(1, 10)), encoder_factory=factory)

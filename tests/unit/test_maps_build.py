@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import build_tiny_bundle
+from tests.conftest import loaded_once_by_racing_threads, build_tiny_bundle
 from tests.fakes import FakeFactory
 from vitrina.indexer.bundle.layout import CollectionPaths
 from vitrina.indexer.bundle.reader import Bundle
@@ -153,7 +151,8 @@ def test_cli_passes_neighbours_k(tmp_path, tiny_catalogue, monkeypatch):
     args = ["build", "--catalogue", f"table:{tiny_catalogue}", "--out", str(tmp_path), "--collection", "tiny",
             "--space", "image=fake:image", "--space", "text=fake:text", "--image-column", "image",
             "--title-column", "title", "--text-columns", "title,description", "--metadata-columns", "category,tags,year",
-            "--list-columns", "tags", "--workers", "0", "--no-progress", "--neighbours-k", "7"]
+            "--list-columns", "tags", "--workers", "0", "--no-progress", "--projection", "pca", "--clustering", "kmeans",
+            "--neighbours-k", "7"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -211,28 +210,7 @@ def test_outliers_load_once_however_many_threads_ask(tiny_bundle_root, monkeypat
     import vitrina.indexer.maps as maps
 
     bundle = open_bundle(tiny_bundle_root)
-    loads = []
-    real = maps.read_outliers
-
-    def slow_read(path):
-        loads.append(path)
-        time.sleep(0.05)  # wide enough a window for every thread to arrive while loading
-        return real(path)
-
-    monkeypatch.setattr(maps, "read_outliers", slow_read)
-    start = threading.Barrier(8)
-    results = []
-
-    def ask():
-        start.wait()
-        results.append(bundle.outliers())
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(loads) == 1 and len(results) == 8 and all(r is results[0] for r in results)
+    loaded_once_by_racing_threads(monkeypatch, maps, "read_outliers", bundle.outliers)
 
 
 # -- what the service answers from them -------------------------------------------------------------

@@ -371,6 +371,10 @@ class CountingHolder(BundleHolder):
         lambda s: s.thumbnail("animals-01", 32),
         lambda s: s.neighbours("animals-00", "text", 3),
         lambda s: s.outliers("image", "category"),
+        lambda s: s.projection("image"),
+        lambda s: s.projection_columns("text", "pca", "kmeans"),
+        lambda s: s.clusters("image"),
+        lambda s: s.cluster_items("image", 0, limit=3),
     ],
 )
 def test_each_request_takes_the_bundle_once(tiny_bundle, call):

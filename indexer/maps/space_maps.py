@@ -1,0 +1,277 @@
+"""One space's map as the build writes it and the API reads it.
+
+    report = build_space_maps(vectors, ids, texts, paths, "image", ("umap", "pca"), ("hdbscan", "kmeans"),
+                              parent=(parent_version, parent_paths))
+
+writes, for the space:
+- `projections.parquet`: id, <method>_x/_y per projection (see projections.py), and one
+  `cluster_<method>` int32 column per clustering (-1: noise), rows in embeddings.parquet order;
+- `clusters.parquet`: every clustering's clusters (names from the items' texts, c-TF-IDF);
+- `reducers/<method>.pkl`: the fitted UMAP / PCA model, to place new items later (place_new).
+
+Every map is fitted with seed 0. When the parent version has a map of the same space and
+method, the new one is aligned onto it (align_to_parent, on the ids both share) so a re-index
+does not turn or flip the map; its stored reducer is moved with it. The returned report gives,
+per method, trustworthiness, the alignment and its mean displacement, cluster counts, noise
+fractions and seconds; methods the space is too small for (or whose data they cannot use) are
+skipped with the reason, so a tiny space does not fail the build.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vitrina.indexer.maps.clusters import (
+    CLUSTER_METHODS,
+    Clustering,
+    cluster_space,
+    clusters_table,
+    write_clusters,
+)
+from vitrina.indexer.maps.neighbourhoods import InvalidFieldError
+from vitrina.indexer.maps.projections import (
+    METHODS,
+    Projection,
+    align_to_parent,
+    project,
+    projections_table,
+    read_projections,
+    realigned,
+    save_reducer,
+    trustworthiness_of,
+    write_projections,
+)
+from vitrina.schemas import SchemaMismatchError
+
+if TYPE_CHECKING:
+    from vitrina.indexer.bundle.layout import VersionPaths
+
+__all__ = [
+    "DEFAULT_CLUSTERINGS",
+    "DEFAULT_PROJECTIONS",
+    "LABEL_PREFIX",
+    "SpaceProjections",
+    "build_space_maps",
+    "check_map_methods",
+    "maps_table",
+    "read_cluster_columns",
+    "read_space_projections",
+]
+
+log = logging.getLogger("vitrina.indexer")
+
+# t-SNE and PaCMAP are opt-in: at 100k+ items each takes many minutes on a build machine.
+DEFAULT_PROJECTIONS: tuple[str, ...] = ("umap", "pca")
+DEFAULT_CLUSTERINGS: tuple[str, ...] = ("hdbscan", "kmeans")
+LABEL_PREFIX = "cluster_"
+SEED = 0
+# UMAP's usual neighbourhood, capped below the item count for small spaces.
+UMAP_NEIGHBOURS = 15
+TRUST_NEIGHBOURS = 10
+
+# Fewest items each method can work on (with the parameters used here).
+_MIN_ITEMS = {
+    "umap": 3,
+    "pca": 3,
+    "tsne": 3,
+    "pacmap": 62,  # PaCMAP needs more than n_neighbors (10) + 51 items
+    "hdbscan": 5,  # min_cluster_size 5
+    "dbscan": 6,  # more than min_samples (5)
+    "kmeans": 3,
+    "agglomerative": 3,
+}
+
+
+def check_map_methods(projections: Sequence[str], clusterings: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The methods as tuples; ValueError naming the option (--projection / --clustering) otherwise.
+
+    Cluster labels are stored beside the coordinates, so clusterings need a projection.
+    """
+    checked = []
+    for option, values, known in (("--projection", projections, METHODS), ("--clustering", clusterings, CLUSTER_METHODS)):
+        if isinstance(values, str):
+            values = (values,)
+        values = tuple(values)
+        for value in values:
+            if value not in known:
+                raise ValueError(f"{option}: unknown method {value!r}; choose from {', '.join(known)}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"{option}: each method may appear once, got {list(values)}")
+        checked.append(values)
+    if checked[1] and not checked[0]:
+        raise ValueError("--clustering: needs at least one --projection (labels are stored beside the map's coordinates)")
+    return checked[0], checked[1]
+
+
+class SpaceProjections(NamedTuple):
+    """A space's projections.parquet: ids (row order), {method: float32 [n, 2]}, {clustering: int32 [n]}."""
+
+    ids: list[str]
+    coords: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+
+
+def maps_table(ids: Sequence[str], coords: dict[str, Projection | np.ndarray], labels: dict[str, np.ndarray]) -> pa.Table:
+    """projections_table plus one `cluster_<method>` int32 column per clustering."""
+    table = projections_table(ids, coords)
+    for method, values in labels.items():
+        if method not in CLUSTER_METHODS:
+            raise InvalidFieldError("labels", f"holds {method!r}; expected any of {', '.join(CLUSTER_METHODS)}")
+        values = np.asarray(values)
+        if values.shape != (table.num_rows,):
+            raise InvalidFieldError(method, f"has shape {values.shape}; pass one label per id ({table.num_rows})")
+        table = table.append_column(pa.field(LABEL_PREFIX + method, pa.int32(), nullable=False), pa.array(values, pa.int32()))
+    return table
+
+
+def read_cluster_columns(path: str | Path) -> dict[str, np.ndarray]:
+    """{clustering: int32 labels} of the `cluster_<method>` columns of a projections.parquet, in file order."""
+    path = Path(path)
+    schema = pq.read_schema(path)
+    columns = [name for name in schema.names if name.startswith(LABEL_PREFIX) and name[len(LABEL_PREFIX):] in CLUSTER_METHODS]
+    for name in columns:
+        if not pa.types.is_integer(schema.field(name).type):
+            raise SchemaMismatchError(path, name, f"has type {schema.field(name).type}, expected int32")
+    if not columns:
+        return {}
+    table = pq.read_table(path, columns=columns)
+    labels = {}
+    for name in columns:
+        column = table.column(name)
+        if column.null_count:
+            raise InvalidFieldError(name, f"has {column.null_count} null values", path)
+        values = column.to_numpy().astype(np.int32)
+        if values.size and values.min() < -1:
+            raise InvalidFieldError(name, f"must be >= -1 (noise), got {int(values.min())}", path)
+        labels[name[len(LABEL_PREFIX):]] = values
+    return labels
+
+
+def read_space_projections(path: str | Path) -> SpaceProjections:
+    """Coordinates and cluster labels of a projections.parquet written by build_space_maps."""
+    ids, coords = read_projections(path)
+    return SpaceProjections(ids, coords, read_cluster_columns(path))
+
+
+def _trust_neighbours(n: int) -> int:
+    # trustworthiness needs n_neighbors < n / 2 (of the items scored, at most 2000 of them).
+    return min(TRUST_NEIGHBOURS, math.ceil(min(n, 2000) / 2) - 1)
+
+
+def _parent_maps(parent: tuple[str, VersionPaths] | None, space: str) -> tuple[str, list[str], dict[str, np.ndarray]] | None:
+    if parent is None:
+        return None
+    version, paths = parent
+    path = paths.projections(space)
+    if not path.is_file():
+        return None
+    try:
+        ids, coords = read_projections(path)
+    except (InvalidFieldError, SchemaMismatchError) as exc:
+        log.warning("parent map unreadable; not aligning", extra={"space": space, "parent": version, "error": str(exc)})
+        return None
+    return version, ids, coords
+
+
+def build_space_maps(
+    vectors: np.ndarray,
+    ids: Sequence[str],
+    texts: Sequence[str | None],
+    paths: VersionPaths,
+    space: str,
+    projections: Sequence[str] = DEFAULT_PROJECTIONS,
+    clusterings: Sequence[str] = DEFAULT_CLUSTERINGS,
+    parent: tuple[str, VersionPaths] | None = None,
+) -> dict[str, Any]:
+    """Fit, align and write one space's maps into `paths`; return the report (see the module doc).
+
+    vectors: the space's L2-normalised rows, ids[i] and texts[i] (title or text, for cluster
+    names) describing row i. parent: (version, its paths), the version to align onto.
+    """
+    projections, clusterings = check_map_methods(projections, clusterings)
+    ids = list(ids)
+    n = len(ids)
+    report: dict[str, Any] = {"projections": {}, "clusterings": {}, "skipped": {}}
+    if not projections:
+        return report
+    started = time.perf_counter()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    parent_maps = _parent_maps(parent, space)
+
+    maps: dict[str, Projection] = {}
+    for method in projections:
+        if n < _MIN_ITEMS[method]:
+            report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
+            continue
+        t0 = time.perf_counter()
+        params = {"n_neighbors": min(UMAP_NEIGHBOURS, n - 1)} if method == "umap" else {}
+        try:
+            fitted = project(vectors, method, seed=SEED, **params)
+        except InvalidFieldError as exc:  # data the method cannot map (e.g. every vector the same)
+            report["skipped"][method] = str(exc)
+            log.warning("projection skipped", extra={"space": space, "method": method, "reason": str(exc)})
+            continue
+        entry: dict[str, Any] = {"params": dict(fitted.params)}
+        k = _trust_neighbours(n)
+        entry["trustworthiness"] = trustworthiness_of(vectors, fitted.coords, n_neighbors=k, seed=SEED) if k >= 1 else None
+        entry["trustworthiness_k"] = k if k >= 1 else None
+        entry["alignment"] = None
+        if parent_maps is not None and method in parent_maps[2]:
+            version, parent_ids, parent_coords = parent_maps
+            try:
+                coords, moved = align_to_parent(fitted.coords, ids, parent_coords[method], parent_ids)
+            except InvalidFieldError as exc:  # too few shared items, or a degenerate map
+                entry["alignment"] = {"parent": version, "skipped": str(exc)}
+            else:
+                fitted = realigned(fitted, coords)
+                shared = len(set(ids) & set(parent_ids))
+                entry["alignment"] = {"parent": version, "shared_items": shared, "mean_displacement": moved}
+        if fitted.reducer is not None:
+            save_reducer(fitted, paths.reducer(space, method))
+        maps[method] = fitted
+        entry["seconds"] = round(time.perf_counter() - t0, 3)
+        report["projections"][method] = entry
+
+    found: dict[str, Clustering] = {}
+    if maps:  # labels live beside the coordinates
+        from sklearn.exceptions import ConvergenceWarning
+
+        for method in clusterings:
+            if n < _MIN_ITEMS[method]:
+                report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
+                continue
+            t0 = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    # k-means tries every k up to 40 when choosing one; on spaces with many exact
+                    # duplicates the larger k find fewer distinct clusters, and scikit-learn says
+                    # so once per k. The silhouette already rules those k out.
+                    warnings.filterwarnings("ignore", message="Number of distinct clusters", category=ConvergenceWarning)
+                    clustering = cluster_space(vectors, method, seed=SEED, texts=texts)
+            except InvalidFieldError as exc:
+                report["skipped"][method] = str(exc)
+                log.warning("clustering skipped", extra={"space": space, "method": method, "reason": str(exc)})
+                continue
+            found[method] = clustering
+            report["clusterings"][method] = {
+                "clusters": clustering.n_clusters,
+                "noise_fraction": clustering.noise_fraction,
+                "params": dict(clustering.params),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()}), paths.projections(space))
+        if found:
+            write_clusters(pa.concat_tables([clusters_table(c, ids) for c in found.values()]), paths.clusters(space))
+    else:
+        for method in clusterings:
+            report["skipped"].setdefault(method, "no projection of this space was made; labels are stored beside one")
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
