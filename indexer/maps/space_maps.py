@@ -73,6 +73,11 @@ DEFAULT_PROJECTIONS: tuple[str, ...] = ("umap", "pca")
 DEFAULT_CLUSTERINGS: tuple[str, ...] = ("hdbscan", "kmeans")
 LABEL_PREFIX = "cluster_"
 SEED = 0
+# Clusterings run on the vectors' first principal components: on 8k openclipart images at
+# 1280-d, HDBSCAN took 214 s and the silhouette search of KMeans 176 s on 2 cores; on 32
+# components (re-normalised) 4 s and 9 s. Density- and centroid-based clusterers also lose
+# contrast in high dimensions, so the reduction costs little agreement with the labels.
+CLUSTER_DIM = 32
 # UMAP's usual neighbourhood, capped below the item count for small spaces.
 UMAP_NEIGHBOURS = 15
 TRUST_NEIGHBOURS = 10
@@ -181,6 +186,16 @@ def _parent_maps(parent: tuple[str, VersionPaths] | None, space: str) -> tuple[s
     return version, ids, coords
 
 
+def _reduced_for_clustering(vectors: np.ndarray) -> np.ndarray:
+    """The first CLUSTER_DIM principal components, L2-normalised; the vectors themselves when small."""
+    if vectors.shape[1] <= CLUSTER_DIM or len(vectors) <= CLUSTER_DIM:
+        return vectors
+    from sklearn.decomposition import PCA
+
+    reduced = PCA(CLUSTER_DIM, random_state=SEED).fit_transform(vectors).astype(np.float32)
+    return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
+
+
 def build_space_maps(
     vectors: np.ndarray,
     ids: Sequence[str],
@@ -241,6 +256,9 @@ def build_space_maps(
         report["projections"][method] = entry
 
     found: dict[str, Clustering] = {}
+    if maps and clusterings:
+        cluster_vectors = _reduced_for_clustering(vectors)
+        report["clustered_on"] = f"pca-{cluster_vectors.shape[1]}" if cluster_vectors is not vectors else "vectors"
     if maps:  # labels live beside the coordinates
         from sklearn.exceptions import ConvergenceWarning
 
@@ -255,7 +273,7 @@ def build_space_maps(
                     # duplicates the larger k find fewer distinct clusters, and scikit-learn says
                     # so once per k. The silhouette already rules those k out.
                     warnings.filterwarnings("ignore", message="Number of distinct clusters", category=ConvergenceWarning)
-                    clustering = cluster_space(vectors, method, seed=SEED, texts=texts)
+                    clustering = cluster_space(cluster_vectors, method, seed=SEED, texts=texts)
             except InvalidFieldError as exc:
                 report["skipped"][method] = str(exc)
                 log.warning("clustering skipped", extra={"space": space, "method": method, "reason": str(exc)})
