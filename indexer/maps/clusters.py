@@ -35,9 +35,9 @@ from typing import AbstractSet, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.bundle.writer import write_parquet_atomic
+from vitrina.indexer.maps._files import reject_nulls, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import check_schema, read_table_checked
+from vitrina.schemas import read_table_checked
 
 __all__ = [
     "CLUSTERS_SCHEMA",
@@ -633,17 +633,14 @@ def _check_ids(ids: Sequence[str], clustering: Clustering) -> list[str]:
 
 
 def write_clusters(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
-    path = Path(path)
-    check_schema(table.schema, CLUSTERS_SCHEMA, path)
-    write_parquet_atomic(table, path)
+    write_checked(table, CLUSTERS_SCHEMA, path)
 
 
 def read_clusters(path: str | Path) -> list[ClusterSummary]:
     """Read a clusters.parquet; SchemaMismatchError / InvalidFieldError name the file and field."""
     path = Path(path)
     table = read_table_checked(path, CLUSTERS_SCHEMA, columns=[f.name for f in CLUSTERS_SCHEMA])
-    _no_nulls(table, path)
+    reject_nulls(table, path)
     summaries = []
     for row in table.to_pylist():
         for name in ("keywords", "representative_ids"):
@@ -666,17 +663,14 @@ def read_clusters(path: str | Path) -> list[ClusterSummary]:
 
 
 def write_cluster_labels(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
-    path = Path(path)
-    check_schema(table.schema, CLUSTER_LABELS_SCHEMA, path)
-    write_parquet_atomic(table, path)
+    write_checked(table, CLUSTER_LABELS_SCHEMA, path)
 
 
 def read_cluster_labels(path: str | Path) -> dict[str, ClusterLabels]:
     """Read a cluster labels file, one ClusterLabels per method, rows in file order."""
     path = Path(path)
     table = read_table_checked(path, CLUSTER_LABELS_SCHEMA, columns=[f.name for f in CLUSTER_LABELS_SCHEMA])
-    _no_nulls(table, path)
+    reject_nulls(table, path)
     methods = np.asarray(table.column("method").to_pylist(), dtype=object)
     ids = np.asarray(table.column("id").to_pylist(), dtype=object)
     labels = table.column("cluster").to_numpy().astype(np.int32, copy=False)
@@ -692,8 +686,3 @@ def read_cluster_labels(path: str | Path) -> dict[str, ClusterLabels]:
     return out
 
 
-def _no_nulls(table: pa.Table, path: Path) -> None:
-    for name in table.column_names:
-        nulls = table.column(name).null_count
-        if nulls:
-            raise InvalidFieldError(name, f"has {nulls} null values", path)

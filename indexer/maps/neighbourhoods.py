@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from vitrina.indexer.bundle.writer import write_parquet_atomic
+from vitrina.indexer.maps._files import reject_nulls, write_checked
 from vitrina.indexer.index import VectorIndex
-from vitrina.schemas import check_schema, read_table_checked
+from vitrina.schemas import read_table_checked
 
 __all__ = [
     "NEIGHBOURS_SCHEMA",
@@ -193,10 +193,7 @@ def neighbours_table(result: NeighbourTable, ids: Sequence[str] | None = None) -
 
 
 def write_neighbours(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
-    path = Path(path)
-    check_schema(table.schema, NEIGHBOURS_SCHEMA, path)
-    write_parquet_atomic(table, path)
+    write_checked(table, NEIGHBOURS_SCHEMA, path)
 
 
 def read_neighbours(path: str | Path) -> NeighbourTable:
@@ -206,9 +203,7 @@ def read_neighbours(path: str | Path) -> NeighbourTable:
     id_col = table.column("id").combine_chunks()
     neighbours = table.column("neighbour_ids").combine_chunks()
     score_lists = table.column("scores").combine_chunks()
-    for name, column in (("id", id_col), ("neighbour_ids", neighbours), ("scores", score_lists)):
-        if column.null_count:
-            raise InvalidFieldError(name, f"has {column.null_count} null values", path)
+    reject_nulls(table, path)
 
     lengths = pc.list_value_length(neighbours).to_numpy(zero_copy_only=False)
     if not np.array_equal(lengths, pc.list_value_length(score_lists).to_numpy(zero_copy_only=False)):

@@ -15,9 +15,9 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.bundle.writer import write_parquet_atomic
+from vitrina.indexer.maps._files import reject_nulls, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import check_schema, read_table_checked
+from vitrina.schemas import read_table_checked
 
 __all__ = ["OUTLIERS_SCHEMA", "Outlier", "find_label_outliers", "outliers_table", "read_outliers", "write_outliers"]
 
@@ -184,20 +184,14 @@ def outliers_table(outliers: Sequence[Outlier]) -> pa.Table:
 
 
 def write_outliers(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
-    path = Path(path)
-    check_schema(table.schema, OUTLIERS_SCHEMA, path)
-    write_parquet_atomic(table, path)
+    write_checked(table, OUTLIERS_SCHEMA, path)
 
 
 def read_outliers(path: str | Path) -> list[Outlier]:
     """Read an outliers.parquet; SchemaMismatchError / InvalidFieldError name the file and field."""
     path = Path(path)
     table = read_table_checked(path, OUTLIERS_SCHEMA, columns=[f.name for f in OUTLIERS_SCHEMA])
-    for name in table.column_names:
-        nulls = table.column(name).null_count
-        if nulls:
-            raise InvalidFieldError(name, f"has {nulls} null values", path)
+    reject_nulls(table, path)
     outliers = [Outlier(**row) for row in table.to_pylist()]
     for name in ("majority_share", "own_label_share", "confidence"):
         bad = [o.id for o in outliers if not math.isfinite(getattr(o, name))]

@@ -33,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vitrina.indexer.bundle.writer import write_parquet_atomic
+from vitrina.indexer.maps._files import reject_nulls, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import SchemaMismatchError, check_schema, read_table_checked
+from vitrina.schemas import SchemaMismatchError, read_table_checked
 
 __all__ = [
     "METHODS",
@@ -608,9 +608,7 @@ def projections_table(ids: Sequence[str], projections: Mapping[str, Projection |
 def write_projections(table: pa.Table, path: str | Path) -> None:
     """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
     path = Path(path)
-    methods = _methods_in(table.schema, path)
-    check_schema(table.schema, projections_schema(methods), path)
-    write_parquet_atomic(table, path)
+    write_checked(table, projections_schema(_methods_in(table.schema, path)), path)
 
 
 def read_projections(
@@ -627,9 +625,7 @@ def read_projections(
         methods = _methods_in(pq.read_schema(path), path)
     expected = projections_schema(list(methods))
     table = read_table_checked(path, expected, columns=expected.names)
-    for name in expected.names:
-        if table.column(name).null_count:
-            raise InvalidFieldError(name, f"has {table.column(name).null_count} null values", path)
+    reject_nulls(table, path, expected.names)
     ids = table.column("id").to_pylist()
     if len(set(ids)) != len(ids):
         raise InvalidFieldError("id", "has duplicates", path)
