@@ -1,0 +1,1 @@
+"""Why two embeddings are close: word attributions and image heatmaps (Captum)."""
