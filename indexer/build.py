@@ -30,6 +30,7 @@ from vitrina.indexer.maps import (
     Outlier,
     build_space_maps,
     check_map_methods,
+    check_map_update,
     compute_neighbourhoods,
     find_label_outliers,
     neighbours_table,
@@ -102,6 +103,8 @@ class BuildOptions:
     # map's coordinates, clusters (size, c-TF-IDF name, representatives) in clusters.parquet.
     # Both empty: no maps; clusterings need at least one projection.
     clusterings: tuple[str, ...] = DEFAULT_CLUSTERINGS
+    # "refit" or "place": how maps follow a re-index (indexer/maps/placement.py).
+    map_update: str = "refit"
 
 
 @dataclass
@@ -131,6 +134,7 @@ def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str,
         "neighbours_k": options.neighbours_k,
         "projections": list(options.projections),
         "clusterings": list(options.clusterings),
+        "map_update": options.map_update,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -204,6 +208,7 @@ def build_bundle(
     if isinstance(options.neighbours_k, bool) or not isinstance(options.neighbours_k, int) or options.neighbours_k < 0:
         raise ValueError(f"--neighbours-k: must be an integer >= 0 (0: none), got {options.neighbours_k!r}")
     projections, clusterings = check_map_methods(options.projections, options.clusterings)
+    check_map_update(options.map_update)
     options = dataclasses.replace(options, projections=projections, clusterings=clusterings)
     if encoder_factory is None:
         from vitrina.training.encoders import create_encoder as encoder_factory
@@ -280,7 +285,7 @@ def build_bundle(
             with timer.stage(f"maps:{req.name}"):
                 maps[req.name] = build_space_maps(
                     vectors, ids, [words[i] for i in ids], staging, req.name,
-                    options.projections, options.clusterings, parent=parent_maps,
+                    options.projections, options.clusterings, parent=parent_maps, update=options.map_update,
                 )
         space_manifests[req.name] = SpaceManifest(
             name=req.name,
@@ -338,7 +343,7 @@ def build_bundle(
             build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
                 "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
                 "neighbours_k": options.neighbours_k, "projections": list(options.projections),
-                "clusterings": list(options.clusterings)}, "maps": maps},
+                "clusterings": list(options.clusterings), "map_update": options.map_update}, "maps": maps},
         )
         write_manifest(staging, manifest)
 

@@ -56,6 +56,10 @@ def build(
     clustering: Annotated[Optional[list[str]], typer.Option(
         "--clustering", metavar="METHOD", help="Clustering per space, repeatable: hdbscan, dbscan, kmeans, "
         "agglomerative (default: hdbscan and kmeans)")] = None,
+    map_update: Annotated[str, typer.Option(
+        help="How a re-index makes its maps when CURRENT has them: 'refit' fits again and aligns onto CURRENT's "
+        "map; 'place' keeps CURRENT's coordinates and places only new or changed items with its stored UMAP/PCA "
+        "reducer (falls back to refit when over half the items changed)")] = "refit",
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -64,7 +68,7 @@ def build(
     resumes from the embedding chunks already written.
     """
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
-    from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods
+    from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
 
     table_options = {}
     if catalogue.startswith("table:"):
@@ -86,6 +90,7 @@ def build(
     clusterings = tuple(_split(clustering) or DEFAULT_CLUSTERINGS)
     try:
         check_map_methods(projections, clusterings)
+        check_map_update(map_update)
     except ValueError as exc:
         option, _, message = str(exc).partition(": ")  # messages start with the option they are about
         raise typer.BadParameter(message, param_hint=option)
@@ -93,7 +98,7 @@ def build(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
-        projections=projections, clusterings=clusterings,
+        projections=projections, clusterings=clusterings, map_update=map_update,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:

@@ -65,6 +65,21 @@ def write_tiny_catalogue(folder: Path, per_category: int = 20) -> Path:
     return path
 
 
+def catalogue_without(folder: Path, catalogue: Path, drop: set[str]) -> Path:
+    """A copy of a tiny catalogue (images included) into `folder` without the items in `drop`."""
+    import shutil
+
+    shutil.copytree(catalogue.parent, folder)
+    path = folder / "catalogue.csv"
+    with open(path, newline="") as fh:
+        rows = [row for row in csv.DictReader(fh) if row["id"] not in drop]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 TABLE_OPTIONS = dict(
     id_column="id",
     title_column="title",

@@ -128,6 +128,7 @@ from vitrina.indexer.maps.space_maps import (
     SpaceProjections,
     build_space_maps,
     check_map_methods,
+    check_map_update,
     maps_table,
     read_cluster_columns,
     read_space_projections,
@@ -140,7 +141,13 @@ __all__ += [
     "SpaceProjections",
     "build_space_maps",
     "check_map_methods",
+    "check_map_update",
     "maps_table",
     "read_cluster_columns",
     "read_space_projections",
 ]
+
+# A re-index placed into its parent's map rather than refitted (build --map-update place).
+from vitrina.indexer.maps.placement import MAP_UPDATES, ParentMap, place_into_parent, placement_report
+
+__all__ += ["MAP_UPDATES", "ParentMap", "place_into_parent", "placement_report"]

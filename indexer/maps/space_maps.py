@@ -11,7 +11,11 @@ writes, for the space:
 
 Every map is fitted with seed 0. When the parent version has a map of the same space and
 method, the new one is aligned onto it (align_to_parent, on the ids both share) so a re-index
-does not turn or flip the map; its stored reducer is moved with it. The returned report gives,
+does not turn or flip the map; its stored reducer is moved with it, and the report says how far
+the parent's reducer would have placed the new and changed items from where the refit put them
+(`placement.mean_drift`). With update="place" nothing is refitted where the parent has a map and
+reducer: unchanged items keep their coordinates and the rest are placed (placement.py); t-SNE
+and PaCMAP, which cannot place, are refitted. The returned report gives,
 per method, trustworthiness, the alignment and its mean displacement, cluster counts, noise
 fractions and seconds; methods the space is too small for (or whose data they cannot use) are
 skipped with the reason, so a tiny space does not fail the build.
@@ -23,6 +27,7 @@ import math
 import time
 import warnings
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 import numpy as np
@@ -37,8 +42,10 @@ from vitrina.indexer.maps.clusters import (
     write_clusters,
 )
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError
+from vitrina.indexer.maps.placement import MAP_UPDATES, ParentMap, place_into_parent, placement_report
 from vitrina.indexer.maps.projections import (
     METHODS,
+    TRANSFORMABLE,
     Projection,
     align_to_parent,
     project,
@@ -61,6 +68,7 @@ __all__ = [
     "SpaceProjections",
     "build_space_maps",
     "check_map_methods",
+    "check_map_update",
     "maps_table",
     "read_cluster_columns",
     "read_space_projections",
@@ -114,6 +122,11 @@ def check_map_methods(projections: Sequence[str], clusterings: Sequence[str]) ->
     if checked[1] and not checked[0]:
         raise ValueError("--clustering: needs at least one --projection (labels are stored beside the map's coordinates)")
     return checked[0], checked[1]
+
+
+def check_map_update(update: str) -> None:
+    if update not in MAP_UPDATES:
+        raise ValueError(f"--map-update: unknown mode {update!r}; choose from {', '.join(MAP_UPDATES)}")
 
 
 class SpaceProjections(NamedTuple):
@@ -171,21 +184,6 @@ def _trust_neighbours(n: int) -> int:
     return min(TRUST_NEIGHBOURS, math.ceil(min(n, 2000) / 2) - 1)
 
 
-def _parent_maps(parent: tuple[str, VersionPaths] | None, space: str) -> tuple[str, list[str], dict[str, np.ndarray]] | None:
-    if parent is None:
-        return None
-    version, paths = parent
-    path = paths.projections(space)
-    if not path.is_file():
-        return None
-    try:
-        ids, coords = read_projections(path)
-    except (InvalidFieldError, SchemaMismatchError) as exc:
-        log.warning("parent map unreadable; not aligning", extra={"space": space, "parent": version, "error": str(exc)})
-        return None
-    return version, ids, coords
-
-
 def _reduced_for_clustering(vectors: np.ndarray) -> np.ndarray:
     """The first CLUSTER_DIM principal components, L2-normalised; the vectors themselves when small."""
     if vectors.shape[1] <= CLUSTER_DIM or len(vectors) <= CLUSTER_DIM:
@@ -194,6 +192,53 @@ def _reduced_for_clustering(vectors: np.ndarray) -> np.ndarray:
 
     reduced = PCA(CLUSTER_DIM, random_state=SEED).fit_transform(vectors).astype(np.float32)
     return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
+
+
+def _placed(parent: ParentMap | None, method: str, vectors: np.ndarray, ids: list[str], entry: dict) -> Projection | None:
+    """The parent's map carried over with new and changed items placed; None (and the reason in
+    entry["placement"]) when there is nothing to place into, so the caller refits."""
+    if parent is None:
+        entry["placement"] = {"skipped": "no parent version with a map of this space; refitted"}
+        return None
+    try:
+        coords, reducer, placed = place_into_parent(parent, method, vectors, ids)
+    except (InvalidFieldError, FileNotFoundError) as exc:
+        entry["placement"] = {"parent": parent.version, "skipped": f"{exc}; refitted"}
+        return None
+    # Params of the parent's fit: they are what made the map.
+    params = {**parent.params(method), "placed_into": parent.version}
+    entry.update(params=params, alignment=None,
+                 placement={"parent": parent.version, "placed_items": placed, "mean_drift": None, "refitted": False})
+    return Projection(method, coords, MappingProxyType(params), reducer)
+
+
+def _refitted(parent: ParentMap | None, method: str, vectors: np.ndarray, ids: list[str], entry: dict, space: str,
+              report: dict) -> Projection | None:
+    """A fresh fit aligned onto the parent's map, with how far placing would have put the new
+    items from it; None when the method cannot map this data (the reason goes in the report)."""
+    n = len(ids)
+    params = {"n_neighbors": min(UMAP_NEIGHBOURS, n - 1)} if method == "umap" else {}
+    try:
+        fitted = project(vectors, method, seed=SEED, **params)
+    except InvalidFieldError as exc:  # data the method cannot map (e.g. every vector the same)
+        report["skipped"][method] = str(exc)
+        log.warning("projection skipped", extra={"space": space, "method": method, "reason": str(exc)})
+        return None
+    entry["params"] = dict(fitted.params)
+    entry["alignment"] = None
+    if parent is None or method not in parent.coords:
+        return fitted
+    try:
+        coords, moved = align_to_parent(fitted.coords, ids, parent.coords[method], parent.ids)
+    except InvalidFieldError as exc:  # too few shared items, or a degenerate map
+        entry["alignment"] = {"parent": parent.version, "skipped": str(exc)}
+    else:
+        fitted = realigned(fitted, coords)
+        shared = len(set(ids) & set(parent.ids))
+        entry["alignment"] = {"parent": parent.version, "shared_items": shared, "mean_displacement": moved}
+    if method in TRANSFORMABLE:
+        entry["placement"] = {**placement_report(parent, method, vectors, ids, fitted.coords), "refitted": True}
+    return fitted
 
 
 def build_space_maps(
@@ -205,6 +250,7 @@ def build_space_maps(
     projections: Sequence[str] = DEFAULT_PROJECTIONS,
     clusterings: Sequence[str] = DEFAULT_CLUSTERINGS,
     parent: tuple[str, VersionPaths] | None = None,
+    update: str = "refit",
 ) -> dict[str, Any]:
     """Fit, align and write one space's maps into `paths`; return the report (see the module doc).
 
@@ -212,6 +258,7 @@ def build_space_maps(
     names) describing row i. parent: (version, its paths), the version to align onto.
     """
     projections, clusterings = check_map_methods(projections, clusterings)
+    check_map_update(update)
     ids = list(ids)
     n = len(ids)
     report: dict[str, Any] = {"projections": {}, "clusterings": {}, "skipped": {}}
@@ -219,7 +266,7 @@ def build_space_maps(
         return report
     started = time.perf_counter()
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    parent_maps = _parent_maps(parent, space)
+    parent_map = ParentMap.read(parent[0], parent[1], space) if parent is not None else None
 
     maps: dict[str, Projection] = {}
     for method in projections:
@@ -227,28 +274,15 @@ def build_space_maps(
             report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
             continue
         t0 = time.perf_counter()
-        params = {"n_neighbors": min(UMAP_NEIGHBOURS, n - 1)} if method == "umap" else {}
-        try:
-            fitted = project(vectors, method, seed=SEED, **params)
-        except InvalidFieldError as exc:  # data the method cannot map (e.g. every vector the same)
-            report["skipped"][method] = str(exc)
-            log.warning("projection skipped", extra={"space": space, "method": method, "reason": str(exc)})
-            continue
-        entry: dict[str, Any] = {"params": dict(fitted.params)}
+        entry: dict[str, Any] = {}
+        fitted = _placed(parent_map, method, vectors, ids, entry) if update == "place" else None
+        if fitted is None:
+            fitted = _refitted(parent_map, method, vectors, ids, entry, space, report)
+            if fitted is None:
+                continue
         k = _trust_neighbours(n)
         entry["trustworthiness"] = trustworthiness_of(vectors, fitted.coords, n_neighbors=k, seed=SEED) if k >= 1 else None
         entry["trustworthiness_k"] = k if k >= 1 else None
-        entry["alignment"] = None
-        if parent_maps is not None and method in parent_maps[2]:
-            version, parent_ids, parent_coords = parent_maps
-            try:
-                coords, moved = align_to_parent(fitted.coords, ids, parent_coords[method], parent_ids)
-            except InvalidFieldError as exc:  # too few shared items, or a degenerate map
-                entry["alignment"] = {"parent": version, "skipped": str(exc)}
-            else:
-                fitted = realigned(fitted, coords)
-                shared = len(set(ids) & set(parent_ids))
-                entry["alignment"] = {"parent": version, "shared_items": shared, "mean_displacement": moved}
         if fitted.reducer is not None:
             save_reducer(fitted, paths.reducer(space, method))
         maps[method] = fitted

@@ -6,7 +6,6 @@ start, have their own module (test_maps_umap.py).
 """
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -17,7 +16,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, homogeneity_score
 from typer.testing import CliRunner
 
-from tests.conftest import loaded_once_by_racing_threads, build_tiny_bundle
+from tests.conftest import build_tiny_bundle, catalogue_without, loaded_once_by_racing_threads
 from tests.fakes import FakeFactory
 from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
 from vitrina.indexer.bundle.reader import Bundle
@@ -138,22 +137,10 @@ def test_stored_reducer_places_items_where_the_map_has_them(tiny_bundle, space_n
     np.testing.assert_allclose(reducer.transform(space.vectors), space.projections().coords["pca"], atol=1e-5)
 
 
-def _drop_items(folder, catalogue, drop: set[str]):
-    shutil.copytree(catalogue.parent, folder)
-    path = folder / "catalogue.csv"
-    with open(path, newline="") as fh:
-        rows = [row for row in csv.DictReader(fh) if row["id"] not in drop]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def test_a_rebuild_with_other_items_is_aligned_to_its_parent(tmp_path, tiny_catalogue):
     first = build_tiny_bundle(tmp_path / "b", tiny_catalogue)
     dropped = {"animals-03", "animals-04", "plants-10", "plants-11", "vehicles-00", "vehicles-19"}
-    changed = _drop_items(tmp_path / "cat", tiny_catalogue, dropped)
+    changed = catalogue_without(tmp_path / "cat", tiny_catalogue, dropped)
     second = build_tiny_bundle(tmp_path / "b", changed)
     fresh = build_tiny_bundle(tmp_path / "fresh", changed)  # the same items with no parent: not aligned
 
