@@ -5,6 +5,8 @@ Per space, with every evaluator on the shared contract (training/metrics):
   hit@k, rank of the first neighbour sharing it, leave-one-out kNN classification)
   for each categorical attribute;
 - clustering agreement with each attribute (KMeans k = classes, DBSCAN, Ward) as ARI/NMI;
+- the stored map's agreement with each attribute: ARI/NMI of the clusterings the build
+  stored, silhouette of the labels in every 2-D map, and each map's trustworthiness;
 - cross-modal, for a space with a text and an image encoder (`joint`): each item's
   own text as the query and its own image as the one relevant target,
   text->image and image->text recall@k and median rank;
@@ -38,6 +40,7 @@ from vitrina.training.data.text_views import build_text_views
 from vitrina.training.metrics.classification import DEFAULT_KNN_K, NeighbourLabelEvaluator
 from vitrina.training.metrics.clustering import DEFAULT_MAX_ITEMS, METHODS, ClusteringEvaluator
 from vitrina.training.metrics.evaluator import Evaluator, EvaluatorError, prefix_metrics
+from vitrina.training.metrics.map_agreement import MapAgreementEvaluator
 from vitrina.training.metrics.sts import DEFAULT_PAIRS_PER_GRADE, StsEvaluator, StsSet, build_sts_set
 
 log = logging.getLogger("vitrina.indexer")
@@ -185,6 +188,24 @@ def _sts_set(bundle: Bundle, options: EvalOptions) -> StsSet | None:
         return None
 
 
+def _map_agreement(bundle: Bundle, space: Space, attributes: Sequence[str], options: EvalOptions,
+                   report: SpaceReport) -> None:
+    """ARI/NMI of the stored clusterings and silhouette of labels in each stored map, per
+    attribute, plus each map's trustworthiness as the build measured it."""
+    maps = space.projections()
+    if not maps.coords:
+        report.details.setdefault("skipped", {})["maps"] = "the version has no map of this space"
+        return
+    built = (bundle.manifest.build.get("maps") or {}).get(space.name, {}).get("projections", {})
+    for method in maps.coords:
+        trust = (built.get(method) or {}).get("trustworthiness")
+        if trust is not None:
+            report.metrics[f"maps_{method}_trustworthiness"] = float(trust)
+    for attribute in attributes:
+        evaluator = MapAgreementEvaluator(_labels(bundle.items, space, attribute), attribute, options.seed)
+        _run(evaluator, (maps.coords, maps.labels), report)
+
+
 def evaluate_space(bundle: Bundle, space: Space, attributes: Sequence[str], sts_set: StsSet | None,
                    options: EvalOptions) -> SpaceReport:
     report = SpaceReport()
@@ -195,6 +216,7 @@ def evaluate_space(bundle: Bundle, space: Space, attributes: Sequence[str], sts_
         _run(NeighbourLabelEvaluator(labels, attribute, options.ks, options.knn_k), vectors, report)
         _run(ClusteringEvaluator(labels, attribute, options.clustering_methods, options.seed,
                                  options.clustering_max_items), vectors, report)
+    _map_agreement(bundle, space, attributes, options, report)
     modalities = set(space.query_modalities)
     if {Modality.TEXT, Modality.IMAGE} <= modalities and space.manifest.indexed_modality is Modality.IMAGE:
         _cross_modal(bundle, space, options, report)

@@ -43,6 +43,12 @@ def test_eval_writes_a_report_covering_every_space_and_metric_family(bundle_root
         for method in ("kmeans", "dbscan", "agglomerative"):
             assert -1 <= metrics[f"{space}/clustering_category_{method}_ari"] <= 1
             assert 0 <= metrics[f"{space}/clustering_category_{method}_nmi"] <= 1
+        # The stored map (PCA, k-means: tests/conftest.py FAST_MAPS) scored against the attribute.
+        assert -1 <= metrics[f"{space}/map_category_kmeans_ari"] <= 1
+        assert 0 <= metrics[f"{space}/map_category_kmeans_nmi"] <= 1
+        assert -1 <= metrics[f"{space}/map_category_pca_silhouette"] <= 1
+        assert 0 < metrics[f"{space}/maps_pca_trustworthiness"] <= 1
+        assert report["spaces"][space]["primary"]["map_category"] == "map_category_kmeans_ari"
     # Colour carries the category in the images: the image space separates it perfectly.
     assert metrics["image/neighbours_category_precision@1"] == 1.0
     assert metrics["image/clustering_category_kmeans_ari"] == pytest.approx(1.0)
