@@ -32,10 +32,10 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table | Non
 
 
 def report_tables(report: dict[str, Any]) -> list[Table]:
-    """The eval report as rich tables: within-modal, clustering, cross-modal, STS."""
+    """The eval report as rich tables: within-modal, clustering, stored map, cross-modal, STS."""
     spaces: dict[str, Any] = report["spaces"]
     ks = report["options"]["ks"]
-    within, clusters, cross, sts = [], [], [], []
+    within, clusters, maps, cross, sts = [], [], [], [], []
     for name, space in spaces.items():
         m = space["metrics"]
         for attribute in report["attributes"]:
@@ -48,6 +48,17 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
             if f"{c}classes" in m:
                 cells = [f"{_fmt(m.get(f'{c}{meth}_ari'))} / {_fmt(m.get(f'{c}{meth}_nmi'))}" for meth in METHODS]
                 clusters.append([name, attribute, _count(m[f"{c}classes"]), *cells, _fmt(m.get(f"{c}dbscan_noise_fraction"))])
+            g = f"map_{attribute}_"
+            for key in sorted(m):
+                # One row per stored clustering and per map: "<clustering>_ari" / "<method>_silhouette".
+                if key.startswith(g) and key.endswith("_ari"):
+                    method = key[len(g):-len("_ari")]
+                    maps.append([name, attribute, f"clusters: {method}", f"{_fmt(m[key])} / {_fmt(m[f'{g}{method}_nmi'])}",
+                                 _fmt(m.get(f"{g}{method}_noise_fraction"))])
+                elif key.startswith(g) and key.endswith("_silhouette"):
+                    method = key[len(g):-len("_silhouette")]
+                    maps.append([name, attribute, f"map: {method}", f"silhouette {_fmt(m[key])}",
+                                 f"trust {_fmt(m.get(f'maps_{method}_trustworthiness'))}"])
         for queries, prefix in (("all", "cross_modal"), ("held-out", "cross_modal_heldout")):
             if f"{prefix}_text_to_image_median_rank" not in m:
                 continue
@@ -61,6 +72,7 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         _table("Within-modal: neighbours sharing the item's label",
                ["space", "attr", *(f"P@{k}" for k in ks), f"hit@{ks[-1]}", "median rank", "kNN acc", "kNN macro P", "kNN macro R"], within),
         _table("Clustering agreement (ARI / NMI)", ["space", "attr", "classes", *METHODS, "DBSCAN noise"], clusters),
+        _table("Stored map vs labels", ["space", "attr", "of", "ARI / NMI or silhouette", "noise or trustworthiness"], maps),
         _table("Cross-modal: an item's own text -> its own image, and back",
                ["space", "items", "queries", *(f"t→i R@{k}" for k in ks), "t→i MedR", *(f"i→t R@{k}" for k in ks), "i→t MedR"], cross),
         _table("STS: cosine vs graded pairs", ["space", "pairs", "Pearson", "Spearman"], sts),
@@ -84,7 +96,8 @@ def eval_command(
 ) -> None:
     """Measure a published version and write <version>/reports/eval.json.
 
-    Within-modal neighbours and clustering agreement per categorical attribute,
+    Within-modal neighbours, clustering agreement and the stored map's agreement
+    (ARI/NMI of its clusterings, silhouette of labels) per categorical attribute,
     cross-modal recall@k for spaces with a text and an image encoder, STS Pearson
     for spaces with a text encoder. Deterministic given --seed.
     """

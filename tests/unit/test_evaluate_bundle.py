@@ -165,6 +165,7 @@ def test_eval_command_prints_tables_and_writes_the_report(bundle_root, monkeypat
                                       "--sts-pairs-per-grade", "20", "--k", "1", "--k", "5"])
     assert result.exit_code == 0, result.output
     assert "Within-modal" in result.output and "Clustering agreement" in result.output and "STS" in result.output
+    assert "Stored map vs labels" in result.output and "clusters: kmeans" in result.output
     assert "eval.json" in result.output
     missing = CliRunner().invoke(app, ["--bundles", str(bundle_root), "--collection", "nope"])
     assert missing.exit_code != 0 and "no published version" in missing.output
