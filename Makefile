@@ -8,12 +8,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := openclipart-png openclipart-svg dataset-fashion-mnist
 PYTEST_ARGS ?=
 
-.PHONY: demo test install system-deps bench clean help
+.PHONY: demo test install system-deps bench proto clean help
 
 help:
 	@echo "make demo    install, build the openclipart bundle and serve it on :8080"
 	@echo "make test    install and run the whole test suite"
 	@echo "make bench   run the search benchmarks (docs/benchmarks.md)"
+	@echo "make proto   regenerate the gRPC code in vitrina/v1 from proto/vitrina/v1/*.proto"
 
 system-deps:
 	@dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
@@ -38,6 +39,10 @@ test: install
 bench: install
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/search.py
+
+# The generated code is checked in; tests/unit/test_grpc.py fails when it is stale.
+proto: $(STAMP)
+	$(BIN)/python -m vitrina.search_api.grpc.codegen
 
 clean:
 	rm -rf $(VENV) bundles .pytest_cache

@@ -1,4 +1,4 @@
-"""Serving a bundle: one service layer (`SearchService`) exposed over REST (and later gRPC).
+"""Serving a bundle: one service layer (`SearchService`) exposed over REST and gRPC (`search_api.grpc`).
 
     settings = Settings(bundles_root="bundles", collection="museum")
     app = create_app(settings)                      # FastAPI; the bundle loads at startup

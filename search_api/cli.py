@@ -1,14 +1,17 @@
-"""`vitrina serve`: run the REST API over one collection with uvicorn.
+"""`vitrina serve`: run the REST API over one collection with uvicorn, and gRPC beside it.
 
 The root CLI registers `serve` as a command; it is a plain function so the
 same signature also works from Python.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+log = logging.getLogger("vitrina.search_api")
 
 
 def serve(
@@ -32,8 +35,17 @@ def serve(
         bool,
         typer.Option(help="Create query encoders at startup so the first text/image query is not slow."),
     ] = True,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve the gRPC API (vitrina.v1.Vitrina, health, reflection) on this port, on the same "
+            "interface and the same loaded bundle; e.g. 50051. Off by default (unset or 0).",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
-    """Serve a collection over REST (search, neighbours, items, thumbnails).
+    """Serve a collection over REST (search, neighbours, items, thumbnails), and gRPC with --grpc-port.
 
     Limits (max k, upload size ...) come from VITRINA_* environment variables,
     e.g. VITRINA_MAX_K=500; see vitrina.search_api.settings.Settings.
@@ -44,4 +56,20 @@ def serve(
     from vitrina.search_api.settings import Settings
 
     settings = Settings.from_env(bundles_root=bundles, collection=collection, preload_encoders=preload_encoders)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    app = create_app(settings)
+    # Started before uvicorn, which loads the bundle: until then gRPC answers UNAVAILABLE and
+    # health NOT_SERVING, as /readyz answers 503.
+    grpc_server = _start_grpc(app.state.service, host, grpc_port) if grpc_port else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
+
+
+def _start_grpc(service, host: str, port: int):
+    from vitrina.search_api.grpc import serve_grpc
+
+    server = serve_grpc(service, port, host=host)
+    log.info("gRPC listening", extra={"host": host, "port": server.bound_port})
+    return server

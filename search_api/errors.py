@@ -1,7 +1,8 @@
 """Typed errors of the service layer, and the one table that maps them to transports.
 
-The service raises only these; REST (and later gRPC) translate them through
-`ERROR_TABLE`, so a status code is decided in exactly one place.
+The service raises only these; REST and gRPC translate them through
+`ERROR_TABLE`, so a status code is decided in exactly one place, and clients of
+either transport rebuild them from the wire with `error_from_wire`.
 """
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ class UnsupportedMedia(ServiceError):
     field = "file"
 
 
+class TooManyRequests(ServiceError):
+    """A bounded queue (explanations) is full; the client should retry later."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(ServiceError):
     """No bundle is loaded (starting up, or the last load failed)."""
 
@@ -58,17 +67,19 @@ class Unavailable(ServiceError):
 class ErrorSpec:
     code: str
     http_status: int
-    # A `grpc_status` column joins here when the gRPC transport lands.
+    # A grpc.StatusCode name; a name keeps this module free of the grpc import.
+    grpc_status: str
 
 
 ERROR_TABLE: dict[type[ServiceError], ErrorSpec] = {
-    NotFound: ErrorSpec("not_found", 404),
-    InvalidArgument: ErrorSpec("invalid_argument", 422),
-    PayloadTooLarge: ErrorSpec("payload_too_large", 413),
-    BadImage: ErrorSpec("bad_image", 400),
-    UnsupportedMedia: ErrorSpec("unsupported_media", 415),
-    Unavailable: ErrorSpec("unavailable", 503),
-    ServiceError: ErrorSpec("internal", 500),
+    NotFound: ErrorSpec("not_found", 404, "NOT_FOUND"),
+    InvalidArgument: ErrorSpec("invalid_argument", 422, "INVALID_ARGUMENT"),
+    PayloadTooLarge: ErrorSpec("payload_too_large", 413, "RESOURCE_EXHAUSTED"),
+    BadImage: ErrorSpec("bad_image", 400, "INVALID_ARGUMENT"),
+    UnsupportedMedia: ErrorSpec("unsupported_media", 415, "INVALID_ARGUMENT"),
+    TooManyRequests: ErrorSpec("too_many_requests", 429, "RESOURCE_EXHAUSTED"),
+    Unavailable: ErrorSpec("unavailable", 503, "UNAVAILABLE"),
+    ServiceError: ErrorSpec("internal", 500, "INTERNAL"),
 }
 
 
@@ -78,3 +89,15 @@ def spec_for(error: ServiceError) -> ErrorSpec:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]
     raise TypeError(f"{type(error).__name__} is not a ServiceError")
+
+
+def error_from_wire(code: str, message: str, field: str | None = None) -> ServiceError:
+    """The typed error a transport's (code, message, field) stands for, as clients raise it.
+
+    Built without the class's own __init__ (NotFound's takes what and id, which the wire does
+    not carry): `message` and `field` are as the server sent them. Unknown codes give ServiceError.
+    """
+    cls = next((c for c, spec in ERROR_TABLE.items() if spec.code == code), ServiceError)
+    error = cls.__new__(cls)
+    ServiceError.__init__(error, message, field)
+    return error

@@ -42,10 +42,20 @@ class BundleHolder:
         self._filter_cache_entries = filter_cache_entries
         self._served: Served | None = None
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def ready(self) -> bool:
         return self._served is not None
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` now and after every swap or clear (gRPC health follows `ready` so)."""
+        self._listeners.append(listener)
+        listener()
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def snapshot(self) -> Served:
         with self._lock:
@@ -63,11 +73,13 @@ class BundleHolder:
         with self._lock:
             previous, self._served = self._served, served
         log.info("serving bundle", extra={"collection": bundle.collection, "version": bundle.version})
+        self._changed()
         return previous.bundle if previous else None
 
     def clear(self) -> None:
         with self._lock:
             self._served = None
+        self._changed()
 
     def load(
         self,

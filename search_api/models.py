@@ -95,6 +95,10 @@ class OutliersView(_View):
     outliers: list[OutlierView] = Field(description="Most confident first")
 
 
+# Longest side of a thumbnail when a request names no size, on every transport.
+THUMBNAIL_SIZE = 256
+
+
 @dataclass(frozen=True)
 class Thumbnail:
     """Bytes for a transport to send as-is; not a wire model."""

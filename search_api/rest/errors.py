@@ -19,7 +19,9 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
 
 async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
     spec = spec_for(exc)
-    return JSONResponse(error_body(spec.code, exc.message, exc.field), status_code=spec.http_status)
+    retry = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return JSONResponse(error_body(spec.code, exc.message, exc.field), status_code=spec.http_status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -83,3 +83,46 @@ def test_projection_streams_as_arrow_over_http(http):
     table = pa.ipc.open_stream(body).read_all()
     points = http.get("/v1/spaces/image/projection").json()["points"]
     assert table.num_rows == 60 and table.to_pylist() == points
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_cli_runs_grpc_beside_rest(tiny_bundle_root):
+    """`vitrina serve --grpc-port`: both transports over one loaded bundle, and a clean stop."""
+    import signal
+    import subprocess
+    import sys
+
+    import grpc
+
+    from vitrina.search_api.client import GrpcClient, RestClient
+
+    rest_port, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-c", "from vitrina.cli import app; app()", "serve", "--bundles", str(tiny_bundle_root),
+               "--collection", "tiny", "--port", str(rest_port), "--grpc-port", str(grpc_port),
+               "--no-preload-encoders"]  # the bundle's fake encoders exist only in tests; items need none
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with GrpcClient(f"127.0.0.1:{grpc_port}", timeout=5) as over_grpc:
+            deadline = time.monotonic() + 60
+            while True:  # UNAVAILABLE until the process listens and has loaded the bundle
+                try:
+                    item = over_grpc.get_item("animals-00")
+                    break
+                except Exception:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            with RestClient(f"http://127.0.0.1:{rest_port}") as over_rest:
+                assert over_rest.get_item("animals-00") == item
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        with pytest.raises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(channel).result(timeout=0.5)

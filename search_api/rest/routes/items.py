@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from vitrina.search_api.models import Hits, ItemView
+from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemView
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FilterQuery, KQuery
-from vitrina.search_api.models import Hits, ItemView
 from vitrina.search_api.rest.schemas import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERROR_RESPONSES)
@@ -30,7 +29,7 @@ def get_item_image(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
-    size: Annotated[int, Query(description="Longest side in pixels (16..1024); small images are not enlarged")] = 256,
+    size: Annotated[int, Query(description="Longest side in pixels (16..1024); small images are not enlarged")] = THUMBNAIL_SIZE,
 ) -> Response:
     thumb = service.thumbnail(item_id, size)
     headers = {"Cache-Control": f"public, max-age={settings.thumbnail_max_age_s}", "ETag": thumb.etag}

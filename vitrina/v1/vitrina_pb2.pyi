@@ -1,0 +1,8 @@
+from vitrina.v1 import bundle_pb2 as _bundle_pb2
+from vitrina.v1 import items_pb2 as _items_pb2
+from vitrina.v1 import maps_pb2 as _maps_pb2
+from vitrina.v1 import search_pb2 as _search_pb2
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
