@@ -18,10 +18,10 @@ pytestmark = pytest.mark.integration
 
 QUERY = "red car"
 ITEM = "a red car parked on the road"
-# 64 short clip-art-like titles: 4 styles x 4 subjects x 4 settings.
+# 16 short clip-art-like titles: 2 styles x 2 subjects x 4 settings.
 TITLES = [" ".join(parts) for parts in itertools.product(
-    ["cartoon", "simple", "vintage", "colourful"],
-    ["cat", "house", "rocket", "sunflower"],
+    ["cartoon", "vintage"],
+    ["cat", "rocket"],
     ["icon", "on a white background", "under a blue sky", "line drawing"],
 )]
 
