@@ -39,6 +39,15 @@ from vitrina.indexer.maps import (
     write_outliers,
 )
 from vitrina.indexer.reuse import VectorPool, merge_in_order
+from vitrina.training.explain.errors import ExplainError
+from vitrina.indexer.word_attributions import DEFAULT_STEPS as DEFAULT_ATTRIBUTION_STEPS
+from vitrina.indexer.word_attributions import (
+    attribute_space,
+    completeness_error,
+    spread,
+    read_text_attributions,
+    write_text_attributions,
+)
 from vitrina.indexer.timing import StageTimer
 from vitrina.schemas import Manifest, Modality, SpaceManifest
 from vitrina.schemas.manifest import CatalogueInfo
@@ -105,6 +114,13 @@ class BuildOptions:
     clusterings: tuple[str, ...] = DEFAULT_CLUSTERINGS
     # "refit" or "place": how maps follow a re-index (indexer/maps/placement.py).
     map_update: str = "refit"
+    # Integrated Gradients steps of the per-item word attributions of text-indexed spaces
+    # (attributions/text.parquet, the map's hover); 0 writes none.
+    attribution_steps: int = DEFAULT_ATTRIBUTION_STEPS
+    # At most this many items per space get precomputed attributions (an even spread over
+    # the ids; None: all). Each costs ~steps forward+backward passes; the API computes the
+    # rest on demand.
+    attribution_items: int | None = None
 
 
 @dataclass
@@ -135,6 +151,8 @@ def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str,
         "projections": list(options.projections),
         "clusterings": list(options.clusterings),
         "map_update": options.map_update,
+        "attribution_steps": options.attribution_steps,
+        "attribution_items": options.attribution_items,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -205,8 +223,9 @@ def build_bundle(
     names = [s.name for s in spaces]
     if len(set(names)) != len(names):
         raise ValueError(f"--space: each space name may appear once, got {names}")
-    if isinstance(options.neighbours_k, bool) or not isinstance(options.neighbours_k, int) or options.neighbours_k < 0:
-        raise ValueError(f"--neighbours-k: must be an integer >= 0 (0: none), got {options.neighbours_k!r}")
+    for option, value in (("--neighbours-k", options.neighbours_k), ("--attribution-steps", options.attribution_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{option}: must be an integer >= 0 (0: none), got {value!r}")
     projections, clusterings = check_map_methods(options.projections, options.clusterings)
     check_map_update(options.map_update)
     options = dataclasses.replace(options, projections=projections, clusterings=clusterings)
@@ -241,6 +260,9 @@ def build_bundle(
     parent_maps = (parent, coll.version(parent)) if parent is not None else None
     # Cluster names come from the items' words: their text, or their title when they have none.
     words = {it.id: it.text or it.title or None for it in items}
+
+    attribution_rows: list[dict[str, Any]] = []
+    previous_attributions = read_text_attributions(coll.version(parent).text_attributions) if parent else {}
 
     pool = VectorPool()
     if options.reuse_vectors and coll.current() is not None:
@@ -287,6 +309,23 @@ def build_bundle(
                     vectors, ids, [words[i] for i in ids], staging, req.name,
                     options.projections, options.clusterings, parent=parent_maps, update=options.map_update,
                 )
+        if indexed is Modality.TEXT and options.attribution_steps:
+            with timer.stage(f"attributions:{req.name}"):
+                by_id = {it.id: it for it in todo}
+                chosen = spread(ids, options.attribution_items)
+                try:
+                    rows, counts = attribute_space(
+                        req.name, chosen, [by_id[i].text or by_id[i].title for i in chosen], encoder,
+                        options.attribution_steps, previous_attributions, options.progress,
+                    )
+                except ExplainError as exc:  # an encoder without a differentiable path (not torch)
+                    log.warning("no word attributions", extra={"space": req.name, "reason": str(exc)})
+                    report.setdefault("attributions", {})[req.name] = {"skipped": str(exc)}
+                else:
+                    attribution_rows += rows
+                    report.setdefault("attributions", {})[req.name] = {
+                        **counts, "not_precomputed": len(ids) - len(chosen), "steps": options.attribution_steps,
+                        "max_completeness_error": completeness_error(rows)}
         space_manifests[req.name] = SpaceManifest(
             name=req.name,
             indexed_modality=indexed,
@@ -321,6 +360,8 @@ def build_bundle(
 
     with timer.stage("write"):
         write_parquet_atomic(items_to_table(items), staging.items)
+        if attribution_rows:
+            write_text_attributions(attribution_rows, staging.text_attributions)
     with timer.stage("outliers"):
         # Labels come from the staged items.parquet, decoded as a reader will, so the
         # attributes checked are exactly the ones the API later accepts.
@@ -343,7 +384,9 @@ def build_bundle(
             build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
                 "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
                 "neighbours_k": options.neighbours_k, "projections": list(options.projections),
-                "clusterings": list(options.clusterings), "map_update": options.map_update}, "maps": maps},
+                "clusterings": list(options.clusterings), "map_update": options.map_update,
+                "attribution_steps": options.attribution_steps,
+                "attribution_items": options.attribution_items}, "maps": maps},
         )
         write_manifest(staging, manifest)
 

@@ -60,6 +60,12 @@ def build(
         help="How a re-index makes its maps when CURRENT has them: 'refit' fits again and aligns onto CURRENT's "
         "map; 'place' keeps CURRENT's coordinates and places only new or changed items with its stored UMAP/PCA "
         "reducer (falls back to refit when over half the items changed)")] = "refit",
+    attribution_steps: Annotated[int, typer.Option(min=0, help="Integrated Gradients steps of each item's word "
+                                                   "attributions in text-indexed spaces (the map's hover, "
+                                                   "attributions/text.parquet); 0: none")] = 20,
+    attribution_items: Annotated[Optional[int], typer.Option(min=0, help="Precompute word attributions for at most N "
+                                                             "items per space (an even spread; the API explains the "
+                                                             "rest on demand); default: all")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
@@ -99,6 +105,7 @@ def build(
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=projections, clusterings=clusterings, map_update=map_update,
+        attribution_steps=attribution_steps, attribution_items=attribution_items,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:

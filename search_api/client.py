@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel
 
 from vitrina.search_api.errors import ServiceError, error_from_wire
+from vitrina.search_api.explain_models import ExplainView
 from vitrina.search_api.grpc.convert import to_request, to_view
 from vitrina.search_api.grpc.status import error_from_rpc, with_retry
 from vitrina.search_api.models import (
@@ -33,7 +34,7 @@ from vitrina.search_api.models import (
     ProjectionView,
     Thumbnail,
 )
-from vitrina.v1 import bundle_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
+from vitrina.v1 import bundle_pb2, explain_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
 
 V = TypeVar("V", bound=BaseModel)
 Filter = Mapping[str, Any] | None
@@ -83,10 +84,25 @@ class Client:
     def bundle(self) -> BundleView:
         return self._ask("bundle", BundleView)
 
+    def explain(self, space: str, target: str | None = None, query: str | None = None, item: str | None = None,
+                kinds: list[str] | None = None, steps: int | None = None, heatmap_method: str | None = None,
+                heatmap_baseline: str | None = None, reduction: str | None = None) -> ExplainView:
+        """Why `target` is close to `query` or `item` in `space` (see ExplainRequest)."""
+        return self._ask("explain", ExplainView, space=space, target=target, query=query, item=item, kinds=kinds,
+                         steps=steps, heatmap_method=heatmap_method, heatmap_baseline=heatmap_baseline,
+                         reduction=reduction)
+
+    def explain_heatmap_png(self, png_url: str) -> bytes:
+        """The overlay PNG of a heatmap, by the `png_url` an explanation gave."""
+        return self._heatmap(png_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".png"))
+
     def _ask(self, operation: str, view_type: type[V], **args: Any) -> V:
         raise NotImplementedError
 
     def _image(self, item_id: str, size: int | None) -> Thumbnail:
+        raise NotImplementedError
+
+    def _heatmap(self, heatmap_id: str) -> bytes:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -111,6 +127,7 @@ _ROUTES = {
     "cluster_items": ("GET", "/v1/spaces/{space}/clusters/{cluster}/items"),
     "outliers": ("GET", "/v1/spaces/{space}/outliers"),
     "bundle": ("GET", "/v1/bundle"),
+    "explain": ("POST", "/v1/explain"),
 }
 
 
@@ -124,7 +141,7 @@ class RestClient(Client):
         method, template = _ROUTES[operation]
         args = {name: value for name, value in args.items() if value is not None}
         path = template.format(**{name: _path_part(name, args.pop(name)) for name in _fields(template)})
-        if operation == "search_text":
+        if method == "POST" and operation != "search_image":
             response = self._http.post(path, json=args)
         elif operation == "search_image":
             image, content_type = args.pop("image"), args.pop("content_type", "application/octet-stream")
@@ -138,6 +155,9 @@ class RestClient(Client):
         params = {} if size is None else {"size": size}
         response = _checked(self._http.get(f"/v1/items/{_path_part('item_id', item_id)}/image", params=params))
         return Thumbnail(response.content, response.headers["content-type"], response.headers["etag"])
+
+    def _heatmap(self, heatmap_id: str) -> bytes:
+        return _checked(self._http.get(f"/v1/explain/heatmaps/{quote(heatmap_id, safe='')}.png")).content
 
     def close(self) -> None:
         self._http.close()
@@ -180,6 +200,7 @@ _RPCS = {
     "cluster_items": ("ListClusterItems", maps_pb2.ListClusterItemsRequest, {}),
     "outliers": ("ListOutliers", maps_pb2.ListOutliersRequest, {}),
     "bundle": ("GetBundle", bundle_pb2.GetBundleRequest, {}),
+    "explain": ("Explain", explain_pb2.ExplainRequest, {}),
 }
 
 
@@ -199,6 +220,9 @@ class GrpcClient(Client):
     def _image(self, item_id: str, size: int | None) -> Thumbnail:
         reply = self._call("GetItemImage", to_request(items_pb2.GetItemImageRequest, item_id=item_id, size=size))
         return Thumbnail(reply.content, reply.media_type, reply.etag)
+
+    def _heatmap(self, heatmap_id: str) -> bytes:
+        return self._call("GetExplainHeatmap", explain_pb2.GetExplainHeatmapRequest(heatmap_id=heatmap_id)).content
 
     def _call(self, rpc: str, request):
         try:

@@ -15,6 +15,9 @@ import numpy as np
 from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
 from vitrina.schemas import Modality
 from vitrina.search_api.errors import BadImage, InvalidArgument, NotFound, PayloadTooLarge, UnsupportedMedia
+from vitrina.search_api.explain_models import ExplainRequest, ExplainView
+from vitrina.search_api.explain_pool import ExplainPool
+from vitrina.search_api.explanations import Explainer
 from vitrina.search_api.filters import parse_filter
 from vitrina.search_api.holder import BundleHolder, Served
 from vitrina.search_api.lru import LRUCache
@@ -56,6 +59,10 @@ class SearchService:
         self._thumbnails: LRUCache[tuple[str, str, int], Thumbnail] = LRUCache(self.settings.thumbnail_cache_entries)
         # (version, space, clustering, cluster) -> member rows, most central first: pages of one cluster sort once.
         self._members: LRUCache[tuple[str, str, str, int], np.ndarray] = LRUCache(self.settings.cluster_cache_entries)
+        s = self.settings
+        self._explain_pool = ExplainPool(s.explain_workers, s.explain_queue, s.explain_timeout_s)
+        self._explainer = Explainer(self._explain_pool.run, s.explain_max_steps, s.max_query_chars, s.max_image_pixels,
+                                    s.explain_cache_entries, s.heatmap_cache_entries)
 
     # -- items --------------------------------------------------------------------------
 
@@ -310,6 +317,17 @@ class SearchService:
         )
 
     # -- bundle ---------------------------------------------------------------------------
+
+    # -- explanations -------------------------------------------------------------------
+
+    def explain(self, request: ExplainRequest) -> ExplainView:
+        """Why request.target is close to the query or item (explanations.py); gradient work
+        runs on a bounded pool: TooManyRequests when it is full."""
+        return self._explainer.explain(self.holder.get(), request)
+
+    def explain_heatmap_png(self, heatmap_id: str) -> bytes:
+        """The overlay PNG of a heatmap an explanation named (NotFound once it left the cache)."""
+        return self._explainer.heatmap_png(heatmap_id)
 
     def bundle_info(self) -> BundleView:
         bundle = self.holder.get()

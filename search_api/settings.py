@@ -44,6 +44,13 @@ class Settings(BaseModel):
     thumbnail_max_age_s: int = Field(default=3600, ge=0, description="Cache-Control max-age of thumbnails")
     filter_cache_entries: int = Field(default=256, ge=0)
 
+    explain_workers: int = Field(default=1, ge=1, description="Threads computing explanations (apart from search's)")
+    explain_queue: int = Field(default=4, ge=0, description="Explanations that may wait for a worker; more get 429")
+    explain_timeout_s: float = Field(default=120.0, gt=0, description="Longest an explanation may take")
+    explain_max_steps: int = Field(default=200, ge=1, description="Most Integrated Gradients steps a request may ask for")
+    explain_cache_entries: int = Field(default=256, ge=0, description="Explanations kept per (version, request)")
+    heatmap_cache_entries: int = Field(default=512, ge=0, description="Heatmaps kept for their PNG URL")
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         if (self.bundles_root is None) != (self.collection is None):

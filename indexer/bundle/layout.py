@@ -18,6 +18,7 @@ MANIFEST = "manifest.json"
 ITEMS = "items.parquet"
 BUILD_REPORT = "reports/build.json"
 OUTLIERS = "reports/outliers.parquet"
+TEXT_ATTRIBUTIONS = "attributions/text.parquet"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -50,6 +51,11 @@ class VersionPaths:
     @property
     def outliers(self) -> Path:
         return self.root / OUTLIERS
+
+    @property
+    def text_attributions(self) -> Path:
+        """Per-item word attributions of every text-indexed space (the map's hover)."""
+        return self.root / TEXT_ATTRIBUTIONS
 
     def space_dir(self, space: str) -> Path:
         return self.root / "spaces" / space

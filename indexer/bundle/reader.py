@@ -201,6 +201,7 @@ class Bundle:
         self.spaces = spaces
         self._outliers: _Lazy[list[Outlier]] = _Lazy(self._read_outliers)
         self._label_attributes: _Lazy[list[str]] = _Lazy(self._find_label_attributes)
+        self._text_attributions: _Lazy[dict[tuple[str, str], dict[str, Any]]] = _Lazy(self._read_text_attributions)
 
     def outliers(self) -> list[Outlier]:
         """Every label outlier of every space and attribute (reports/outliers.parquet), ranked
@@ -210,6 +211,16 @@ class Bundle:
     def label_attributes(self) -> list[str]:
         """The categorical metadata attributes, the ones the build looked for label outliers in."""
         return self._label_attributes.get()
+
+    def text_attribution(self, space: str, item_id: str) -> dict[str, Any] | None:
+        """The precomputed word attributions of an item in a text-indexed space (a row of
+        attributions/text.parquet), or None when the version has none for it."""
+        return self._text_attributions.get().get((space, item_id))
+
+    def _read_text_attributions(self) -> dict[tuple[str, str], dict[str, Any]]:
+        from vitrina.indexer.word_attributions import read_text_attributions
+
+        return read_text_attributions(self.paths.text_attributions)
 
     def _read_outliers(self) -> list[Outlier]:
         if not self.paths.outliers.is_file():

@@ -13,11 +13,12 @@ import grpc
 from google.protobuf.message import Message
 
 from vitrina.search_api.errors import ServiceError
+from vitrina.search_api.explain_models import ExplainRequest
 from vitrina.search_api.grpc.convert import arguments, projection_chunks, projection_message, to_message
 from vitrina.search_api.grpc.status import abort
 from vitrina.search_api.models import THUMBNAIL_SIZE
 from vitrina.search_api.service import SearchService
-from vitrina.v1 import bundle_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc
+from vitrina.v1 import bundle_pb2, explain_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc
 
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
@@ -87,3 +88,14 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
 
     def GetBundle(self, request, context):
         return self._unary(context, bundle_pb2.Bundle, self.service.bundle_info, request)
+
+    def Explain(self, request, context):
+        fields = arguments(request)
+        if not fields.get("kinds"):  # an empty repeated field: the REST default (every kind)
+            fields.pop("kinds", None)
+        view = call(context, lambda: self.service.explain(ExplainRequest.parse(fields)))
+        return to_message(view, explain_pb2.Explanation)
+
+    def GetExplainHeatmap(self, request, context):
+        png = call(context, self.service.explain_heatmap_png, **arguments(request))
+        return items_pb2.ItemImage(content=png, media_type="image/png", etag=f'"{request.heatmap_id}"')

@@ -1,4 +1,5 @@
 from vitrina.v1 import bundle_pb2 as _bundle_pb2
+from vitrina.v1 import explain_pb2 as _explain_pb2
 from vitrina.v1 import items_pb2 as _items_pb2
 from vitrina.v1 import maps_pb2 as _maps_pb2
 from vitrina.v1 import search_pb2 as _search_pb2

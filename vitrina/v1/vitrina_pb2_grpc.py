@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from vitrina.v1 import bundle_pb2 as vitrina_dot_v1_dot_bundle__pb2
+from vitrina.v1 import explain_pb2 as vitrina_dot_v1_dot_explain__pb2
 from vitrina.v1 import items_pb2 as vitrina_dot_v1_dot_items__pb2
 from vitrina.v1 import maps_pb2 as vitrina_dot_v1_dot_maps__pb2
 from vitrina.v1 import search_pb2 as vitrina_dot_v1_dot_search__pb2
@@ -93,6 +94,16 @@ class VitrinaStub:
                 request_serializer=vitrina_dot_v1_dot_bundle__pb2.GetBundleRequest.SerializeToString,
                 response_deserializer=vitrina_dot_v1_dot_bundle__pb2.Bundle.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/vitrina.v1.Vitrina/Explain',
+                request_serializer=vitrina_dot_v1_dot_explain__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_explain__pb2.Explanation.FromString,
+                _registered_method=True)
+        self.GetExplainHeatmap = channel.unary_unary(
+                '/vitrina.v1.Vitrina/GetExplainHeatmap',
+                request_serializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
+                _registered_method=True)
 
 
 class VitrinaServicer:
@@ -176,6 +187,20 @@ class VitrinaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """POST /v1/explain: runs on the explanation pool; RESOURCE_EXHAUSTED when its queue is full.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExplainHeatmap(self, request, context):
+        """GET /v1/explain/heatmaps/{heatmap_id}.png
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VitrinaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +258,16 @@ def add_VitrinaServicer_to_server(servicer, server):
                     servicer.GetBundle,
                     request_deserializer=vitrina_dot_v1_dot_bundle__pb2.GetBundleRequest.FromString,
                     response_serializer=vitrina_dot_v1_dot_bundle__pb2.Bundle.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=vitrina_dot_v1_dot_explain__pb2.ExplainRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_explain__pb2.Explanation.SerializeToString,
+            ),
+            'GetExplainHeatmap': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExplainHeatmap,
+                    request_deserializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_items__pb2.ItemImage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +568,60 @@ class Vitrina:
             '/vitrina.v1.Vitrina/GetBundle',
             vitrina_dot_v1_dot_bundle__pb2.GetBundleRequest.SerializeToString,
             vitrina_dot_v1_dot_bundle__pb2.Bundle.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/Explain',
+            vitrina_dot_v1_dot_explain__pb2.ExplainRequest.SerializeToString,
+            vitrina_dot_v1_dot_explain__pb2.Explanation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExplainHeatmap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/GetExplainHeatmap',
+            vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
+            vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
             options,
             channel_credentials,
             insecure,
