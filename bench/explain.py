@@ -1,0 +1,95 @@
+"""Explanation latency on a real bundle: word attributions and image heatmaps, cold and cached.
+
+    python bench/explain.py --bundles bundles --collection openclipart --pairs 8
+
+Through the service layer the API uses (SearchService.explain), on the demo's encoders
+(MiniLM-L6 text, EfficientNet-Lite0 images, the trained joint space). For `--pairs` items
+spread over the collection it takes each item's first hit and explains:
+- text pair: the two items' texts in the `text` space (words, 50 steps, both directions);
+- image heatmap: the hit's image against the item's in the `image` space (IG, 32 steps);
+- query words + heatmap: a text query and its first hit in the `joint` space;
+first cold (computed), then the same request again (cached). Prints p50/p95 per row as a
+markdown table, and checks every answer is complete (|sum of words - change| <= |delta| + 1e-3).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+QUERIES = ["red car", "cat", "christmas tree", "musical instrument", "coffee cup", "bicycle", "smiling sun", "fish"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundles", type=Path, default=Path("bundles"))
+    parser.add_argument("--collection", default="openclipart")
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--text-steps", type=int, default=50)
+    parser.add_argument("--image-steps", type=int, default=32)
+    args = parser.parse_args()
+
+    import torch
+
+    from vitrina.indexer.bundle.reader import Bundle
+    from vitrina.search_api import BundleHolder, SearchService, Settings
+    from vitrina.search_api.explain_models import ExplainRequest
+
+    holder = BundleHolder()
+    holder.swap(Bundle.open(args.bundles, args.collection))
+    service = SearchService(holder, Settings(explain_timeout_s=600))
+    bundle = holder.get()
+    image_ids = bundle.spaces["image"].ids
+    step = max(1, len(image_ids) // args.pairs)
+    items = [image_ids[i * step] for i in range(args.pairs)]
+
+    requests: dict[str, list[ExplainRequest]] = {"text pair (words, both texts)": [], "image heatmap (IG)": [],
+                                                  "joint query (words + heatmap)": []}
+    for item in items:
+        if item in bundle.spaces["text"].row_of:
+            hit = service.neighbours(item, space="text", k=1).hits[0].id
+            requests["text pair (words, both texts)"].append(ExplainRequest(
+                space="text", item=item, target=hit, kinds=["words"], steps=args.text_steps))
+        hit = service.neighbours(item, space="image", k=1).hits[0].id
+        requests["image heatmap (IG)"].append(ExplainRequest(
+            space="image", item=item, target=hit, kinds=["heatmap"], steps=args.image_steps))
+    if "joint" in bundle.spaces:
+        for query in QUERIES[: args.pairs]:
+            hit = service.search_text(query, space="joint", k=1).hits[0].id
+            requests["joint query (words + heatmap)"].append(ExplainRequest(
+                space="joint", query=query, target=hit, kinds=["words", "heatmap"], steps=args.image_steps))
+
+    # One warm-up, so model copies and first-call costs are not in the first timing.
+    service.explain(requests["image heatmap (IG)"][0].model_copy(update={"steps": 2}))
+    worst = 0.0
+    print(f"torch threads: {torch.get_num_threads()}; pairs: {args.pairs}; text steps {args.text_steps}, "
+          f"image steps {args.image_steps}\n")
+    print("| explanation | n | cold p50 s | cold p95 s | cached p50 ms | cached p95 ms |")
+    print("|---|---|---|---|---|---|")
+    for name, batch in requests.items():
+        if not batch:
+            continue
+        cold, warm = [], []
+        for request in batch:
+            t0 = time.perf_counter()
+            view = service.explain(request)
+            cold.append(time.perf_counter() - t0)
+            for words in view.words:
+                change = words.score - words.baseline_score
+                worst = max(worst, abs(sum(w.score for w in words.words) - change) - abs(words.delta))
+            t0 = time.perf_counter()
+            assert service.explain(request).cached
+            warm.append((time.perf_counter() - t0) * 1000)
+        print(f"| {name} | {len(batch)} | {statistics.median(cold):.2f} | {percentile(cold, 0.95):.2f} | "
+              f"{statistics.median(warm):.2f} | {percentile(warm, 0.95):.2f} |")
+    print(f"\nlargest completeness excess over |delta|: {worst:.2e}")
+
+
+if __name__ == "__main__":
+    main()
