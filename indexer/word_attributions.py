@@ -45,7 +45,7 @@ TEXT_ATTRIBUTIONS_SCHEMA = pa.schema([
     pa.field("reduction", pa.string(), nullable=False),
 ])
 # Steps the build uses by default: the hover needs the ranking of a few words, and 20 steps
-# keep completeness within ~1e-2 of the similarity on MiniLM while costing 2.5x less than 50.
+# kept |delta| under 0.007 on 32 openclipart texts with MiniLM while costing 2.5x less than 50.
 DEFAULT_STEPS = 20
 REDUCTION = "sum"
 
