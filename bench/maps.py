@@ -40,9 +40,7 @@ import platform
 import queue as queue_mod
 import resource
 import shlex
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -336,54 +334,35 @@ def bench_endpoint(args, workdir: Path) -> str:
     import httpx
     import pyarrow as pa
 
+    from _server import served
+
     version, build_s, maps_s = _bundle(args, workdir)
     print(f"  bundle {version}: build {build_s:.1f} s, projections {maps_s:.1f} s", file=sys.stderr, flush=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    vitrina = Path(sys.executable).with_name("vitrina")
-    server = subprocess.Popen([
-        str(vitrina), "--log-level", "warning", "serve", "--bundles", str(workdir / "bundles"), "--collection", "bench",
-        "--port", str(port), "--log-level", "warning", "--no-preload-encoders",
-    ])
     url = "/v1/spaces/text/projection?method=umap"
     rows = []
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            deadline = time.time() + 300
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not become ready")
-                time.sleep(0.5)
-            for label, headers in [("JSON", {}), ("Arrow IPC stream", {"Accept": ARROW})]:
-                first = time.perf_counter()
-                response = client.get(url, headers=headers)  # first request reads projections.parquet
+    with served(workdir / "bundles", "bench", "--no-preload-encoders") as base, \
+            httpx.Client(base_url=base, timeout=120) as client:
+        for label, headers in [("JSON", {}), ("Arrow IPC stream", {"Accept": ARROW})]:
+            first = time.perf_counter()
+            response = client.get(url, headers=headers)  # first request reads projections.parquet
+            response.raise_for_status()
+            first_ms = (time.perf_counter() - first) * 1000
+            times = []
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                response = client.get(url, headers=headers)
+                body = response.content
+                times.append((time.perf_counter() - t) * 1000)
                 response.raise_for_status()
-                first_ms = (time.perf_counter() - first) * 1000
-                times = []
-                for _ in range(args.requests):
-                    t = time.perf_counter()
-                    response = client.get(url, headers=headers)
-                    body = response.content
-                    times.append((time.perf_counter() - t) * 1000)
-                    response.raise_for_status()
-                if label == "JSON":
-                    points = len(response.json()["points"]) if "points" in response.json() else None
-                else:
-                    points = pa.ipc.open_stream(body).read_all().num_rows
-                times.sort()
-                p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-                rows.append(f"| {label} | {points if points is not None else '?':,} | {len(body) / 2**20:.2f} "
-                            f"| {first_ms:.0f} | {statistics.median(times):.0f} | {p95:.0f} | {min(times):.0f} |")
-                print(f"    {rows[-1]}", file=sys.stderr, flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            if label == "JSON":
+                points = len(response.json()["points"]) if "points" in response.json() else None
+            else:
+                points = pa.ipc.open_stream(body).read_all().num_rows
+            times.sort()
+            p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+            rows.append(f"| {label} | {points if points is not None else '?':,} | {len(body) / 2**20:.2f} "
+                        f"| {first_ms:.0f} | {statistics.median(times):.0f} | {p95:.0f} | {min(times):.0f} |")
+            print(f"    {rows[-1]}", file=sys.stderr, flush=True)
     lines = [
         f"bundle of {args.endpoint_n:,} items, space `text` ({args.dim}-d), GET {url}; "
         f"{args.requests} sequential requests per format after one first request, one keep-alive httpx client",
