@@ -19,7 +19,7 @@ from vitrina.indexer.attributes import categorical_attributes, labels_of
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
 from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths, check_name, write_atomic
 from vitrina.indexer.bundle.reader import ItemTable
-from vitrina.indexer.bundle.writer import items_to_table, publish, write_manifest, write_parquet_atomic
+from vitrina.indexer.bundle.writer import items_to_table, place, publish, write_manifest, write_parquet_atomic
 from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
@@ -39,6 +39,8 @@ from vitrina.indexer.maps import (
     write_outliers,
 )
 from vitrina.indexer.reuse import VectorPool, merge_in_order
+from vitrina.indexer.versions.changes import content_hashes, item_changes
+from vitrina.indexer.versions.retention import check_keep, collect_garbage
 from vitrina.training.explain.errors import ExplainError
 from vitrina.indexer.word_attributions import DEFAULT_STEPS as DEFAULT_ATTRIBUTION_STEPS
 from vitrina.indexer.word_attributions import (
@@ -94,11 +96,20 @@ class BuildOptions:
     index_spec: str | None = None
     target_recall: float = 0.95
     progress: bool = True
+    # False: the version is still written whole under versions/ but CURRENT stays where it is,
+    # for a shadow check and a later `vitrina index publish`.
     publish: bool = True
+    # The version this one follows: vectors of its unchanged items are reused, maps align onto
+    # (or are placed into) its maps, attributions are carried over. "current" (CURRENT, if
+    # any), a version name, or None for none. Recorded as the manifest's parent.
+    parent: str | None = "current"
+    # After the build, delete all but the newest N versions (never CURRENT, its parent or
+    # the previous published one); None keeps everything.
+    keep_versions: int | None = None
     # Return CURRENT instead of building when it came from identical inputs
     # (same catalogue content, encoder fingerprints and options).
     skip_unchanged: bool = False
-    # Take vectors of unchanged items from CURRENT and from spaces built earlier
+    # Take vectors of unchanged items from the parent version and from spaces built earlier
     # in this build instead of encoding them again (indexer/reuse.py).
     reuse_vectors: bool = True
     # Neighbours precomputed per item and space (spaces/<space>/neighbours.parquet), which
@@ -130,6 +141,21 @@ class BuildResult:
     manifest: Manifest
     report: dict[str, Any]
     reused: bool = False
+    published: bool = False
+    removed_versions: list[str] = field(default_factory=list)
+
+
+def resolve_parent(coll: CollectionPaths, choice: str | None) -> str | None:
+    """The parent version a build follows: "current" is CURRENT (None before the first publish),
+    "none" or None is no parent, anything else a finished version of the collection."""
+    if choice is None or choice == "none":
+        return None
+    if choice == "current":
+        return coll.current()
+    if not coll.version(choice).manifest.is_file():
+        raise ValueError(f"--parent: {choice!r} is not a finished version of {coll.root.name} "
+                         f"(have: {', '.join(coll.versions()) or 'none'}; or 'current', 'none')")
+    return choice
 
 
 def _current_if_built_from(coll: CollectionPaths, key: str) -> Manifest | None:
@@ -226,12 +252,16 @@ def build_bundle(
     for option, value in (("--neighbours-k", options.neighbours_k), ("--attribution-steps", options.attribution_steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{option}: must be an integer >= 0 (0: none), got {value!r}")
+    if options.keep_versions is not None:
+        check_keep(options.keep_versions)  # now, not after an hour of encoding
     projections, clusterings = check_map_methods(options.projections, options.clusterings)
     check_map_update(options.map_update)
     options = dataclasses.replace(options, projections=projections, clusterings=clusterings)
     if encoder_factory is None:
         from vitrina.training.encoders import create_encoder as encoder_factory
     coll = CollectionPaths.of(out, check_name(collection, "collection"))
+    # Resolved once, before any work: a CURRENT that moves during the build does not change it.
+    parent = resolve_parent(coll, options.parent)
     timer = StageTimer()
 
     with timer.stage("catalogue"):
@@ -251,12 +281,14 @@ def build_bundle(
         return BuildResult(unchanged.version, paths, unchanged, json.loads(paths.build_report.read_text()), reused=True)
     staging = coll.staging(key)
     staging.root.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {}}
+    hashes = {it.id: it.content_hash for it in items}
+    report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {},
+                              "vs_parent": {"parent": parent, **item_changes(
+                                  content_hashes(coll.version(parent)) if parent else None, hashes)}}
     space_manifests: dict[str, SpaceManifest] = {}
     image_problems: dict[str, str] = {}
     neighbourhoods: dict[str, NeighbourTable] = {}
     maps: dict[str, dict[str, Any]] = {}
-    parent = coll.current()
     parent_maps = (parent, coll.version(parent)) if parent is not None else None
     # Cluster names come from the items' words: their text, or their title when they have none.
     words = {it.id: it.text or it.title or None for it in items}
@@ -265,9 +297,8 @@ def build_bundle(
     previous_attributions = read_text_attributions(coll.version(parent).text_attributions) if parent else {}
 
     pool = VectorPool()
-    if options.reuse_vectors and coll.current() is not None:
-        pool.add_version(coll, coll.current())
-    hashes = {it.id: it.content_hash for it in items}
+    if options.reuse_vectors and parent is not None:
+        pool.add_version(coll, parent)
 
     for req in spaces:
         indexed, _ = SPACE_ROLES[req.name]
@@ -377,12 +408,13 @@ def build_bundle(
         manifest = Manifest(
             collection=collection,
             version=version,
-            parent=coll.current(),
+            parent=parent,
             created_at=datetime.now(timezone.utc),
             catalogue=CatalogueInfo(spec=catalogue, fingerprint=fingerprint, items=len(items), report=report["catalogue"]),
             spaces=space_manifests,
             build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
                 "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
+                "parent": options.parent,
                 "neighbours_k": options.neighbours_k, "projections": list(options.projections),
                 "clusterings": list(options.clusterings), "map_update": options.map_update,
                 "attribution_steps": options.attribution_steps,
@@ -390,9 +422,8 @@ def build_bundle(
         )
         write_manifest(staging, manifest)
 
-    if options.publish:
-        paths = publish(coll, staging, version)
-    else:
-        paths = staging
-    log.info("build finished", extra={"version": version, "published": options.publish})
-    return BuildResult(version, paths, manifest, report)
+    # Either way the version lands whole under versions/; only publishing moves CURRENT.
+    paths = (publish if options.publish else place)(coll, staging, version)
+    removed = collect_garbage(coll, options.keep_versions, also_keep={version}) if options.keep_versions else []
+    log.info("build finished", extra={"version": version, "published": options.publish, "parent": parent})
+    return BuildResult(version, paths, manifest, report, published=options.publish, removed_versions=removed)

@@ -44,9 +44,14 @@ def build(
     workers: Annotated[int, typer.Option(help="Image decoding worker processes")] = 2,
     batch_size: Annotated[int, typer.Option(help="Encoder batch size")] = 32,
     max_pixels: Annotated[int, typer.Option(help="Skip (and report) images with more pixels than this")] = 40_000_000,
-    no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version but leave CURRENT alone")] = False,
+    no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version under versions/ but leave CURRENT "
+                                             "alone; check it with `index shadow`, publish it with `index publish`")] = False,
+    parent: Annotated[str, typer.Option(help="The version this one follows: its unchanged items' vectors are reused and "
+                                        "the maps follow its maps. 'current', a version name, or 'none'")] = "current",
+    keep: Annotated[Optional[int], typer.Option(min=1, help="Afterwards delete all but the newest N versions (never "
+                                                "CURRENT, its parent or the previous published one)")] = None,
     skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="Do nothing when CURRENT was built from identical inputs")] = False,
-    reuse: Annotated[bool, typer.Option(help="Take vectors of unchanged items from CURRENT (same content hash and encoder "
+    reuse: Annotated[bool, typer.Option(help="Take vectors of unchanged items from the parent version (same content hash and encoder "
                                         "fingerprint; joint towers from their base encoder's vectors) instead of encoding")] = True,
     neighbours_k: Annotated[int, typer.Option(min=0, help="Precompute each item's N nearest neighbours per space "
                                               "(served without a search; feed the label-outlier report); 0: neither")] = 20,
@@ -71,9 +76,11 @@ def build(
     """Build a new immutable version of a collection and publish it atomically.
 
     An interrupted build leaves CURRENT untouched; running the same command again
-    resumes from the embedding chunks already written.
+    resumes from the embedding chunks already written. With --no-publish the version
+    waits under versions/ for `index shadow` and `index publish`.
     """
-    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle, resolve_parent
+    from vitrina.indexer.bundle.layout import CollectionPaths
     from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
 
     table_options = {}
@@ -100,18 +107,27 @@ def build(
     except ValueError as exc:
         option, _, message = str(exc).partition(": ")  # messages start with the option they are about
         raise typer.BadParameter(message, param_hint=option)
+    try:
+        coll = CollectionPaths.of(out, collection)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--collection")
+    try:
+        resolve_parent(coll, parent)  # now, not after the encoding
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--parent: "), param_hint="--parent")
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=projections, clusterings=clusterings, map_update=map_update,
-        attribution_steps=attribution_steps, attribution_items=attribution_items,
+        attribution_steps=attribution_steps, attribution_items=attribution_items, parent=parent, keep_versions=keep,
     )
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:
         typer.echo(f"CURRENT ({result.version}) was built from identical inputs; nothing to do")
         return
-    typer.echo(json.dumps({"version": result.version, "path": str(result.paths.root), "report": {
+    typer.echo(json.dumps({"version": result.version, "path": str(result.paths.root), "published": result.published,
+                           "removed_versions": result.removed_versions, "report": {
         k: v for k, v in result.report.items() if k != "images_skipped"}, "images_skipped": len(result.report["images_skipped"])}, indent=2, default=str))
 
 
@@ -130,3 +146,15 @@ def info(
     if version is None:
         raise typer.BadParameter(f"{coll.root} has no published version", param_hint="--collection")
     typer.echo(Manifest.read(coll.version(version).manifest).to_json())
+
+
+def _register_version_commands() -> None:
+    from vitrina.indexer.versions.commands import gc_command, publish_command, rollback_command, shadow_command
+
+    app.command("shadow")(shadow_command)
+    app.command("publish")(publish_command)
+    app.command("rollback")(rollback_command)
+    app.command("gc")(gc_command)
+
+
+_register_version_commands()

@@ -1,8 +1,10 @@
 """Where things live inside a collection folder.
 
     <root>/<collection>/CURRENT            published version name (atomic rename)
+    <root>/<collection>/history.jsonl      one line per switch of CURRENT (publish, rollback)
     <root>/<collection>/versions/<v>/      immutable once renamed into place
     <root>/<collection>/.staging/<key>/    an unfinished build, resumable by key
+    <root>/<collection>/.trash/            versions being deleted (moved out of versions/ first)
 """
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CURRENT = "CURRENT"
+HISTORY = "history.jsonl"
+LOCK = ".lock"
 VERSIONS = "versions"
 STAGING = ".staging"
+TRASH = ".trash"
 MANIFEST = "manifest.json"
 ITEMS = "items.parquet"
 BUILD_REPORT = "reports/build.json"
 OUTLIERS = "reports/outliers.parquet"
+SHADOW_REPORT = "reports/shadow.json"
+EVAL_REPORT = "reports/eval.json"  # written by indexer/evaluate.py
 TEXT_ATTRIBUTIONS = "attributions/text.parquet"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -51,6 +58,15 @@ class VersionPaths:
     @property
     def outliers(self) -> Path:
         return self.root / OUTLIERS
+
+    @property
+    def eval_report(self) -> Path:
+        return self.root / EVAL_REPORT
+
+    @property
+    def shadow_report(self) -> Path:
+        """The comparison with CURRENT made before publishing (`vitrina index shadow`)."""
+        return self.root / SHADOW_REPORT
 
     @property
     def text_attributions(self) -> Path:
@@ -94,6 +110,18 @@ class CollectionPaths:
     @property
     def current_file(self) -> Path:
         return self.root / CURRENT
+
+    @property
+    def history_file(self) -> Path:
+        return self.root / HISTORY
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK
+
+    @property
+    def trash(self) -> Path:
+        return self.root / TRASH
 
     def version(self, version: str) -> VersionPaths:
         return VersionPaths(self.root / VERSIONS / check_name(version, "version"))
