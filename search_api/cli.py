@@ -44,24 +44,66 @@ def serve(
             max=65535,
         ),
     ] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            help="A key that authorises admin calls (POST /v1/admin/reload, gRPC Reload); repeat for several. "
+            "Visible to anyone who can list processes: prefer --api-keys-file or VITRINA_API_KEYS.",
+        ),
+    ] = None,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option(help="File of API keys, one a line ('#' comments); adds to --api-key.", exists=True,
+                     dir_okay=False),
+    ] = None,
+    require_key_for_reads: Annotated[
+        bool, typer.Option("--require-key-for-reads", help="Ask for an API key on every read as well.")
+    ] = False,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="An origin browsers may call the REST API from ('*': any); repeatable."),
+    ] = None,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a request may take before 504 / DEADLINE_EXCEEDED (admin calls exempt).", min=0.001),
+    ] = None,
+    watch_current: Annotated[
+        float | None,
+        typer.Option(help="Poll the collection's CURRENT every SECONDS and reload when it changes.", min=0.1,
+                     metavar="SECONDS"),
+    ] = None,
 ) -> None:
     """Serve a collection over REST (search, neighbours, items, thumbnails), and gRPC with --grpc-port.
 
     Limits (max k, upload size ...) come from VITRINA_* environment variables,
-    e.g. VITRINA_MAX_K=500; see vitrina.search_api.settings.Settings.
+    e.g. VITRINA_MAX_K=500; see vitrina.search_api.settings.Settings. Options given here win.
     """
     import uvicorn
 
+    from vitrina.search_api.auth import read_keys_file
     from vitrina.search_api.rest.app import create_app
     from vitrina.search_api.settings import Settings
 
-    settings = Settings.from_env(bundles_root=bundles, collection=collection, preload_encoders=preload_encoders)
+    keys = list(api_key or []) + (read_keys_file(api_keys_file) if api_keys_file else [])
+    settings = Settings.from_env(
+        bundles_root=bundles,
+        collection=collection,
+        preload_encoders=preload_encoders,
+        # None leaves the environment's value in place.
+        api_keys=keys or None,
+        require_key_for_reads=require_key_for_reads or None,
+        cors_origins=list(cors_origin) if cors_origin else None,
+        request_timeout_s=request_timeout,
+        watch_current_s=watch_current,
+    )
     app = create_app(settings)
     # Started before uvicorn, which loads the bundle: until then gRPC answers UNAVAILABLE and
     # health NOT_SERVING, as /readyz answers 503.
     grpc_server = _start_grpc(app.state.service, host, grpc_port) if grpc_port else None
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+        # access_log off: the app writes its own structured line per request (logger vitrina.access).
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()

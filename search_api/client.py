@@ -20,6 +20,7 @@ import grpc
 import httpx
 from pydantic import BaseModel
 
+from vitrina.search_api.auth import API_KEY_HEADER
 from vitrina.search_api.errors import ServiceError, error_from_wire
 from vitrina.search_api.explain_models import ExplainView
 from vitrina.search_api.grpc.convert import to_request, to_view
@@ -32,9 +33,10 @@ from vitrina.search_api.models import (
     ItemView,
     OutliersView,
     ProjectionView,
+    ReloadView,
     Thumbnail,
 )
-from vitrina.v1 import bundle_pb2, explain_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
+from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
 
 V = TypeVar("V", bound=BaseModel)
 Filter = Mapping[str, Any] | None
@@ -92,6 +94,10 @@ class Client:
                          steps=steps, heatmap_method=heatmap_method, heatmap_baseline=heatmap_baseline,
                          reduction=reduction)
 
+    def reload(self, version: str | None = None) -> ReloadView:
+        """Make the server serve `version` (None: the one CURRENT names); needs an API key."""
+        return self._ask("reload", ReloadView, version=version)
+
     def explain_heatmap_png(self, png_url: str) -> bytes:
         """The overlay PNG of a heatmap, by the `png_url` an explanation gave."""
         return self._heatmap(png_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".png"))
@@ -128,36 +134,44 @@ _ROUTES = {
     "outliers": ("GET", "/v1/spaces/{space}/outliers"),
     "bundle": ("GET", "/v1/bundle"),
     "explain": ("POST", "/v1/explain"),
+    "reload": ("POST", "/v1/admin/reload"),
 }
 
 
 class RestClient(Client):
-    """Over HTTP; `http` replaces the httpx client (a FastAPI TestClient in tests)."""
+    """Over HTTP; `http` replaces the httpx client (a FastAPI TestClient in tests). `api_key`
+    goes with every request as X-API-Key (admin calls need one; reads where the server says so)."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", timeout: float | None = 30.0, http: httpx.Client | None = None):
+    def __init__(self, base_url: str = "http://127.0.0.1:8080", timeout: float | None = 30.0,
+                 http: httpx.Client | None = None, api_key: str | None = None):
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        # Per request, not on the httpx client: a client passed in (shared in tests) stays as it was.
+        self._headers = {API_KEY_HEADER: api_key} if api_key else {}
 
     def _ask(self, operation: str, view_type: type[V], **args: Any) -> V:
         method, template = _ROUTES[operation]
         args = {name: value for name, value in args.items() if value is not None}
         path = template.format(**{name: _path_part(name, args.pop(name)) for name in _fields(template)})
+        headers = self._headers
         if method == "POST" and operation != "search_image":
-            response = self._http.post(path, json=args)
+            response = self._http.post(path, json=args, headers=headers)
         elif operation == "search_image":
             image, content_type = args.pop("image"), args.pop("content_type", "application/octet-stream")
             files = {"file": ("query", image, content_type)}
-            response = self._http.post(path, files=files, data={k: _text(v) for k, v in args.items()})
+            response = self._http.post(path, files=files, data={k: _text(v) for k, v in args.items()}, headers=headers)
         else:
-            response = self._http.request(method, path, params={k: _text(v) for k, v in args.items()})
+            response = self._http.request(method, path, params={k: _text(v) for k, v in args.items()}, headers=headers)
         return view_type.model_validate(_checked(response).json())
 
     def _image(self, item_id: str, size: int | None) -> Thumbnail:
         params = {} if size is None else {"size": size}
-        response = _checked(self._http.get(f"/v1/items/{_path_part('item_id', item_id)}/image", params=params))
+        path = f"/v1/items/{_path_part('item_id', item_id)}/image"
+        response = _checked(self._http.get(path, params=params, headers=self._headers))
         return Thumbnail(response.content, response.headers["content-type"], response.headers["etag"])
 
     def _heatmap(self, heatmap_id: str) -> bytes:
-        return _checked(self._http.get(f"/v1/explain/heatmaps/{quote(heatmap_id, safe='')}.png")).content
+        path = f"/v1/explain/heatmaps/{quote(heatmap_id, safe='')}.png"
+        return _checked(self._http.get(path, headers=self._headers)).content
 
     def close(self) -> None:
         self._http.close()
@@ -201,17 +215,21 @@ _RPCS = {
     "outliers": ("ListOutliers", maps_pb2.ListOutliersRequest, {}),
     "bundle": ("GetBundle", bundle_pb2.GetBundleRequest, {}),
     "explain": ("Explain", explain_pb2.ExplainRequest, {}),
+    "reload": ("Reload", admin_pb2.ReloadRequest, {}),
 }
 
 
 class GrpcClient(Client):
-    """Over gRPC to `target` ("host:port"); `channel` replaces the insecure channel made for it."""
+    """Over gRPC to `target` ("host:port"); `channel` replaces the insecure channel made for it.
+    `api_key` goes with every call as `x-api-key` metadata."""
 
-    def __init__(self, target: str = "127.0.0.1:50051", timeout: float | None = 30.0, channel: grpc.Channel | None = None):
+    def __init__(self, target: str = "127.0.0.1:50051", timeout: float | None = 30.0,
+                 channel: grpc.Channel | None = None, api_key: str | None = None):
         # No receive limit: the map of a large space is one message of many megabytes.
         self._channel = channel or grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
         self._stub = vitrina_pb2_grpc.VitrinaStub(self._channel)
         self.timeout = timeout
+        self._metadata = ((API_KEY_HEADER, api_key),) if api_key else None
 
     def _ask(self, operation: str, view_type: type[V], **args: Any) -> V:
         rpc, request_type, renames = _RPCS[operation]
@@ -226,7 +244,7 @@ class GrpcClient(Client):
 
     def _call(self, rpc: str, request):
         try:
-            return getattr(self._stub, rpc)(request, timeout=self.timeout)
+            return getattr(self._stub, rpc)(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             error: ServiceError | None = error_from_rpc(exc)
             if error is None:

@@ -63,6 +63,18 @@ class Unavailable(ServiceError):
     """No bundle is loaded (starting up, or the last load failed)."""
 
 
+class Unauthenticated(ServiceError):
+    """The operation needs an API key and the request sent none, or one the server does not know."""
+
+
+class PermissionDenied(ServiceError):
+    """The operation is switched off on this server (admin calls while no API key is configured)."""
+
+
+class DeadlineExceeded(ServiceError):
+    """The server's own request timeout (Settings.request_timeout_s) passed before the answer."""
+
+
 @dataclass(frozen=True)
 class ErrorSpec:
     code: str
@@ -79,6 +91,9 @@ ERROR_TABLE: dict[type[ServiceError], ErrorSpec] = {
     UnsupportedMedia: ErrorSpec("unsupported_media", 415, "INVALID_ARGUMENT"),
     TooManyRequests: ErrorSpec("too_many_requests", 429, "RESOURCE_EXHAUSTED"),
     Unavailable: ErrorSpec("unavailable", 503, "UNAVAILABLE"),
+    Unauthenticated: ErrorSpec("unauthenticated", 401, "UNAUTHENTICATED"),
+    PermissionDenied: ErrorSpec("permission_denied", 403, "PERMISSION_DENIED"),
+    DeadlineExceeded: ErrorSpec("deadline_exceeded", 504, "DEADLINE_EXCEEDED"),
     ServiceError: ErrorSpec("internal", 500, "INTERNAL"),
 }
 

@@ -24,6 +24,22 @@ class ExplainPool:
         self.timeout_s = timeout_s
         self._slots = threading.BoundedSemaphore(self.capacity)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="explain")
+        # Explanations holding a slot (running or waiting), for the metrics' gauges.
+        self._in_use = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Explanations queued for a worker (approximate: a finished one frees its slot a moment late)."""
+        return max(0, self._in_use - self.workers)
+
+    @property
+    def running(self) -> int:
+        return min(self._in_use, self.workers)
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._in_use += change
 
     def run(self, work: Callable[[], T]) -> T:
         """work() on a pool thread; TooManyRequests when `capacity` explanations are already
@@ -32,18 +48,23 @@ class ExplainPool:
             raise TooManyRequests(
                 f"{self.capacity} explanations are running or queued (limit); retry shortly", retry_after_s=1
             )
+        self._count(1)
         try:
             future = self._executor.submit(work)
         except BaseException:
-            self._slots.release()
+            self._release()
             raise
         # The slot is freed when the work ends, not when the caller stops waiting: a timed-out
         # explanation still occupies its thread until it finishes.
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(lambda _: self._release())
         try:
             return future.result(timeout=self.timeout_s)
         except FutureTimeout:
             raise Unavailable(f"explanation did not finish within {self.timeout_s:g} s; try fewer steps") from None
+
+    def _release(self) -> None:
+        self._count(-1)
+        self._slots.release()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -131,6 +131,13 @@ class Explainer:
             self._pngs.put(heatmap_id, png)
         return png
 
+    def forget_versions_but(self, version: str | None) -> None:
+        """Drop what other versions left in the caches (called after a swap): they pin no bundle,
+        but heatmaps and answers of a version nobody serves are memory for nothing."""
+        self._answers.discard_if(lambda key, _: key[0] != version)
+        gone = set(self._heatmaps.discard_if(lambda _, stored: stored.version != version))
+        self._pngs.discard_if(lambda key, _: key in gone)
+
     # -- checks and sides -----------------------------------------------------------------
 
     def _check(self, request: ExplainRequest, space: Space) -> None:

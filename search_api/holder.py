@@ -14,6 +14,7 @@ from typing import Any, Callable
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.search_api.errors import Unavailable
 from vitrina.search_api.filters import MetadataIndex
+from vitrina.search_api.request_context import note_version
 
 log = logging.getLogger("vitrina.search_api")
 
@@ -62,7 +63,14 @@ class BundleHolder:
             served = self._served
         if served is None:
             raise Unavailable("no bundle is loaded yet; retry when /readyz answers 200")
+        note_version(served.bundle.version)
         return served
+
+    @property
+    def version(self) -> str | None:
+        """The version served now (None: none), without taking a snapshot that would pin it."""
+        served = self._served
+        return None if served is None else served.bundle.version
 
     def get(self) -> Bundle:
         return self.snapshot().bundle

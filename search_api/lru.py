@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Generic, Hashable, TypeVar
+from typing import Callable, Generic, Hashable, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -33,3 +33,11 @@ class LRUCache(Generic[K, V]):
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
+
+    def discard_if(self, stale: Callable[[K, V], bool]) -> list[K]:
+        """Drop the entries `stale(key, value)` picks (an old bundle version's); their keys."""
+        with self._lock:
+            keys = [key for key, value in self._data.items() if stale(key, value)]
+            for key in keys:
+                del self._data[key]
+        return keys

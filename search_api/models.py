@@ -75,6 +75,13 @@ class BundleView(_View):
     versions: list[str]
 
 
+class ReloadView(_View):
+    previous_version: str | None = Field(description="Version served before; null when none was")
+    version: str = Field(description="Version served now")
+    seconds: float = Field(description="Time the load took (0 when nothing was loaded)")
+    changed: bool = Field(description="False when the version asked for was already served: nothing was loaded")
+
+
 class OutlierView(_View):
     id: str
     attribute: str

@@ -14,6 +14,7 @@ import numpy as np
 
 from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
 from vitrina.schemas import Modality
+from vitrina.search_api.admin import Reloader
 from vitrina.search_api.errors import BadImage, InvalidArgument, NotFound, PayloadTooLarge, UnsupportedMedia
 from vitrina.search_api.explain_models import ExplainRequest, ExplainView
 from vitrina.search_api.explain_pool import ExplainPool
@@ -35,10 +36,12 @@ from vitrina.search_api.models import (
     OutlierView,
     ProjectionColumns,
     ProjectionView,
+    ReloadView,
     SpaceView,
     Thumbnail,
     image_url,
 )
+from vitrina.search_api.observability import Metrics
 from vitrina.search_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,6 +66,20 @@ class SearchService:
         self._explain_pool = ExplainPool(s.explain_workers, s.explain_queue, s.explain_timeout_s)
         self._explainer = Explainer(self._explain_pool.run, s.explain_max_steps, s.max_query_chars, s.max_image_pixels,
                                     s.explain_cache_entries, s.heatmap_cache_entries)
+        # Both transports of one service count into the same registry: one /metrics for both.
+        self.metrics = Metrics()
+        self.metrics.follow_holder(holder)
+        self.metrics.follow_explanations(self._explain_pool)
+        self.reloader = Reloader(holder, self.settings, self.metrics)
+        holder.subscribe(self._forget_other_versions)
+
+    def _forget_other_versions(self) -> None:
+        """After a swap, drop cache entries of versions no longer served: keyed by version they
+        never pin the old Bundle, but would hold its thumbnails and member lists until evicted."""
+        version = self.holder.version
+        self._thumbnails.discard_if(lambda key, _: key[0] != version)
+        self._members.discard_if(lambda key, _: key[0] != version)
+        self._explainer.forget_versions_but(version)
 
     # -- items --------------------------------------------------------------------------
 
@@ -316,8 +333,6 @@ class SearchService:
             items=[_map_item(bundle, sp.ids[row]) for row in page.tolist()],
         )
 
-    # -- bundle ---------------------------------------------------------------------------
-
     # -- explanations -------------------------------------------------------------------
 
     def explain(self, request: ExplainRequest) -> ExplainView:
@@ -328,6 +343,12 @@ class SearchService:
     def explain_heatmap_png(self, heatmap_id: str) -> bytes:
         """The overlay PNG of a heatmap an explanation named (NotFound once it left the cache)."""
         return self._explainer.heatmap_png(heatmap_id)
+
+    # -- bundle ---------------------------------------------------------------------------
+
+    def reload(self, version: str | None = None) -> ReloadView:
+        """Serve another version (None: the one CURRENT names); admin.Reloader has the details."""
+        return self.reloader.reload(version)
 
     def bundle_info(self) -> BundleView:
         bundle = self.holder.get()

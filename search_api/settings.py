@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENV_PREFIX = "VITRINA_"
 MiB = 1 << 20
@@ -51,8 +51,41 @@ class Settings(BaseModel):
     explain_cache_entries: int = Field(default=256, ge=0, description="Explanations kept per (version, request)")
     heatmap_cache_entries: int = Field(default=512, ge=0, description="Heatmaps kept for their PNG URL")
 
+    # repr=False: settings get logged and printed; keys must not be.
+    api_keys: frozenset[str] = Field(
+        default=frozenset(),
+        repr=False,
+        description="Keys that authorise admin calls (reload), and reads too with require_key_for_reads; "
+        "VITRINA_API_KEYS takes them comma-separated. None configured: the admin API is refused",
+    )
+    require_key_for_reads: bool = Field(default=False, description="Ask for an API key on every read as well")
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description="Origins browsers may call the REST API from ('*': any); VITRINA_CORS_ORIGINS comma-separated"
+    )
+    request_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest a request may take before 504 / DEADLINE_EXCEEDED (None: no limit); admin calls "
+        "are exempt. Work already running finishes in its thread: the limit bounds the wait, not the CPU",
+    )
+    watch_current_s: float | None = Field(
+        default=None, gt=0, description="Poll the collection's CURRENT this often and reload when it changes (None: never)"
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # The environment spells a set as "a,b"; empty items (a trailing comma) are dropped.
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [v.strip() if isinstance(v, str) else v for v in value if not isinstance(v, str) or v.strip()]
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
+        if self.require_key_for_reads and not self.api_keys:
+            raise ValueError("require_key_for_reads needs at least one API key (api_keys / VITRINA_API_KEYS)")
         if (self.bundles_root is None) != (self.collection is None):
             raise ValueError("give both bundles_root and collection, or neither (a holder is then passed in)")
         if self.collection is not None:

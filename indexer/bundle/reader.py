@@ -8,7 +8,9 @@ load lazily because only some endpoints need them.
 from __future__ import annotations
 
 import json
+import inspect
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
@@ -80,7 +82,10 @@ class _Lazy(Generic[T]):
     """A value loaded on first use, exactly once even when request threads race for it."""
 
     def __init__(self, load: Callable[[], T]):
-        self._load = load
+        # A bound method of the owner (Bundle, Space) held weakly: a strong one would make each
+        # bundle a reference cycle, kept alive after a server swapped it out until the cycle
+        # collector happened to run.
+        self._load = weakref.WeakMethod(load) if inspect.ismethod(load) else (lambda: load)
         self._value: T | None = None
         self._loaded = False
         self._lock = threading.Lock()
@@ -90,7 +95,7 @@ class _Lazy(Generic[T]):
         if not self._loaded:
             with self._lock:
                 if not self._loaded:
-                    self._value = self._load()
+                    self._value = self._load()()
                     self._loaded = True
         return self._value  # type: ignore[return-value]
 

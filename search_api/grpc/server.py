@@ -8,12 +8,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from vitrina.search_api.grpc.interceptor import ServiceInterceptor
 from vitrina.search_api.grpc.servicer import VitrinaServicer
 from vitrina.search_api.holder import BundleHolder
 from vitrina.search_api.service import SearchService
 from vitrina.v1 import vitrina_pb2, vitrina_pb2_grpc
 
-SERVICE_NAME = vitrina_pb2.DESCRIPTOR.services_by_name["Vitrina"].full_name
+SERVICE = vitrina_pb2.DESCRIPTOR.services_by_name["Vitrina"]
+SERVICE_NAME = SERVICE.full_name
 # The fields of an image search besides the image itself.
 MESSAGE_SLACK = 64 * 1024
 
@@ -37,6 +39,8 @@ def serve_grpc(
         # one over the upload limit reaches the service, which names the limit.
         options=[("grpc.max_receive_message_length", service.settings.max_upload_bytes + MESSAGE_SLACK)],
         maximum_concurrent_rpcs=max_concurrent_rpcs,
+        # API keys, the request timeout, metrics and access logs, as REST's middleware.
+        interceptors=[ServiceInterceptor(service, SERVICE, VitrinaServicer)],
     )
     vitrina_pb2_grpc.add_VitrinaServicer_to_server(VitrinaServicer(service), server)
     health_servicer = health.HealthServicer()

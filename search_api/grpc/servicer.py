@@ -2,7 +2,9 @@
 
 Deadlines: the service's work cannot be interrupted once started, so the deadline is checked
 before it (a request that waited out its deadline in the queue costs nothing) and again
-before converting the answer (a large map is work too).
+before converting the answer (a large map is work too). The server's request timeout
+counts as a deadline too (interceptor.py). Each RPC is marked with the service method it
+serves: its operation name for metrics, logs and API keys, the same as REST's.
 """
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from typing import Any, Callable, Iterator, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from vitrina.search_api.errors import ServiceError
+from vitrina.search_api.errors import DeadlineExceeded, ServiceError
 from vitrina.search_api.explain_models import ExplainRequest
 from vitrina.search_api.grpc.convert import arguments, projection_chunks, projection_message, to_message
 from vitrina.search_api.grpc.status import abort
 from vitrina.search_api.models import THUMBNAIL_SIZE
+from vitrina.search_api.observability import serves
 from vitrina.search_api.service import SearchService
-from vitrina.v1 import bundle_pb2, explain_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc
+from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc
 
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
@@ -27,6 +30,11 @@ log = logging.getLogger("vitrina.search_api")
 
 def check_deadline(context: grpc.ServicerContext) -> None:
     if context.time_remaining() <= 0:
+        # The server's request timeout (interceptor.Budget) is a service error, as REST's 504;
+        # the client's own deadline stays grpc's plain status.
+        timeout = getattr(context, "expired_timeout_s", None)
+        if timeout is not None:
+            abort(context, DeadlineExceeded(f"no answer within the server's request timeout of {timeout:g} s"))
         context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded; the request was not answered")
 
 
@@ -52,43 +60,55 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
     def _unary(self, context, message_type: type[M], operation: Callable[..., Any], request, **renames: str) -> M:
         return to_message(call(context, operation, **arguments(request, **renames)), message_type)
 
+    @serves(SearchService.get_item)
     def GetItem(self, request, context):
         return self._unary(context, items_pb2.Item, self.service.get_item, request)
 
+    @serves(SearchService.thumbnail)
     def GetItemImage(self, request, context):
         thumb = call(context, self.service.thumbnail, **{"size": THUMBNAIL_SIZE, **arguments(request)})
         return items_pb2.ItemImage(content=thumb.content, media_type=thumb.media_type, etag=thumb.etag)
 
+    @serves(SearchService.neighbours)
     def GetNeighbours(self, request, context):
         return self._unary(context, items_pb2.Hits, self.service.neighbours, request)
 
+    @serves(SearchService.search_text)
     def SearchText(self, request, context):
         return self._unary(context, items_pb2.Hits, self.service.search_text, request)
 
+    @serves(SearchService.search_image)
     def SearchImage(self, request, context):
         return self._unary(context, items_pb2.Hits, self.service.search_image, request, file="image")
 
+    @serves(SearchService.projection)
     def GetProjection(self, request, context):
         return projection_message(call(context, self.service.projection_columns, **arguments(request)))
 
+    @serves(SearchService.projection)
     def GetProjectionColumns(self, request, context) -> Iterator[maps_pb2.ProjectionColumns]:
         columns = call(context, self.service.projection_columns, **arguments(request))
         for chunk in projection_chunks(columns):
             check_deadline(context)
             yield chunk
 
+    @serves(SearchService.clusters)
     def ListClusters(self, request, context):
         return self._unary(context, maps_pb2.Clusters, self.service.clusters, request)
 
+    @serves(SearchService.cluster_items)
     def ListClusterItems(self, request, context):
         return self._unary(context, maps_pb2.ClusterItems, self.service.cluster_items, request)
 
+    @serves(SearchService.outliers)
     def ListOutliers(self, request, context):
         return self._unary(context, maps_pb2.Outliers, self.service.outliers, request)
 
+    @serves(SearchService.bundle_info)
     def GetBundle(self, request, context):
         return self._unary(context, bundle_pb2.Bundle, self.service.bundle_info, request)
 
+    @serves(SearchService.explain)
     def Explain(self, request, context):
         fields = arguments(request)
         if not fields.get("kinds"):  # an empty repeated field: the REST default (every kind)
@@ -96,6 +116,11 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
         view = call(context, lambda: self.service.explain(ExplainRequest.parse(fields)))
         return to_message(view, explain_pb2.Explanation)
 
+    @serves(SearchService.explain_heatmap_png)
     def GetExplainHeatmap(self, request, context):
         png = call(context, self.service.explain_heatmap_png, **arguments(request))
         return items_pb2.ItemImage(content=png, media_type="image/png", etag=f'"{request.heatmap_id}"')
+
+    @serves(SearchService.reload)
+    def Reload(self, request, context):
+        return self._unary(context, admin_pb2.ReloadReply, self.service.reload, request)

@@ -17,8 +17,13 @@ FIELD_KEY = "vitrina-error-field"
 # REST's Retry-After header, for errors that say when to try again (a full queue).
 RETRY_KEY = "vitrina-retry-after-s"
 # Statuses grpc itself sets (a message over the size limit, a server that cannot be reached)
-# carry no metadata; they read as the first error of the table with that status.
-_CODE_OF_STATUS = {spec.grpc_status: spec.code for spec in reversed(ERROR_TABLE.values())}
+# carry no metadata; they read as the first error of the table with that status. Except
+# DEADLINE_EXCEEDED: without metadata it is the client's own deadline, which stays an RpcError
+# (as httpx's timeout stays httpx's); the server's request timeout sends the metadata.
+_CLIENT_STATUSES = {"DEADLINE_EXCEEDED"}
+_CODE_OF_STATUS = {
+    spec.grpc_status: spec.code for spec in reversed(ERROR_TABLE.values()) if spec.grpc_status not in _CLIENT_STATUSES
+}
 
 
 def abort(context: grpc.ServicerContext, error: ServiceError) -> NoReturn:

@@ -9,15 +9,19 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from vitrina import __version__
 from vitrina.indexer.bundle.reader import BundleNotFoundError
+from vitrina.search_api.auth import ADMIN_OPERATIONS
 from vitrina.search_api.holder import BundleHolder
+from vitrina.search_api.rest.deps import require_key
 from vitrina.search_api.rest.errors import install_error_handlers
 from vitrina.search_api.rest.limits import BodyLimitMiddleware
-from vitrina.search_api.rest.routes import ROUTERS
+from vitrina.search_api.rest.middleware import AccessLogMiddleware, TimeoutMiddleware
+from vitrina.search_api.rest.routes import API, PROBES
 from vitrina.search_api.service import SearchService
 from vitrina.search_api.settings import Settings
 
@@ -47,9 +51,15 @@ def _configure_faiss(settings: Settings) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    _configure_faiss(app.state.settings)
-    _load_initial_bundle(app.state.holder, app.state.settings)
-    yield
+    settings, reloader = app.state.settings, app.state.service.reloader
+    _configure_faiss(settings)
+    _load_initial_bundle(app.state.holder, settings)
+    if settings.watch_current_s:
+        reloader.watch_current(settings.watch_current_s)
+    try:
+        yield
+    finally:
+        reloader.stop()
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -81,13 +91,31 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
+    service = SearchService(holder, settings)
+    # add_middleware puts each one outside the ones before: the body limit runs innermost.
     # Checked against Content-Length up front and counted while streaming, so
     # an oversized upload is refused before it is all read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    if settings.request_timeout_s:
+        app.add_middleware(TimeoutMiddleware, timeout_s=settings.request_timeout_s,
+                           exempt=lambda operation: operation in ADMIN_OPERATIONS)
+    # Outside the timeout, so a 504 is counted and logged like any answer.
+    app.add_middleware(AccessLogMiddleware, metrics=service.metrics)
+    if settings.cors_origins:
+        # Outermost: preflights are answered before anything else, and errors carry the headers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            expose_headers=["ETag", "Retry-After"],
+        )
     app.state.settings = settings
     app.state.holder = holder
-    app.state.service = SearchService(holder, settings)
+    app.state.service = service
     install_error_handlers(app)
-    for router in ROUTERS:
+    for router in PROBES:
         app.include_router(router)
+    for router in API:
+        app.include_router(router, dependencies=[Depends(require_key)])
     return app

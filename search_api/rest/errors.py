@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vitrina.search_api.errors import ServiceError, spec_for
+from vitrina.search_api.errors import ServiceError, Unauthenticated, spec_for
 
 # Where a validation error's location starts; the rest of `loc` is the field path.
 _LOC_SOURCES = {"body", "query", "path", "header", "cookie", "form"}
@@ -20,7 +20,9 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
 async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
     spec = spec_for(exc)
     retry = getattr(exc, "retry_after_s", None)
-    headers = {"Retry-After": str(retry)} if retry is not None else None
+    headers = {"Retry-After": str(retry)} if retry is not None else {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="vitrina"'  # a 401 must name a scheme (RFC 9110)
     return JSONResponse(error_body(spec.code, exc.message, exc.field), status_code=spec.http_status, headers=headers)
 
 

@@ -35,7 +35,13 @@ class TextSearchRequest(BaseModel):
     )
 
 
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(default=None, description="Version to serve; omitted: the one CURRENT names now")
+
+
 # Documented on every route so clients see the error envelope in OpenAPI.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 404, 413, 415, 422, 503)
+    status: {"model": ErrorPublic} for status in (400, 401, 404, 413, 415, 422, 503, 504)
 }

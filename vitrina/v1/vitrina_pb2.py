@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from vitrina.v1 import admin_pb2 as vitrina_dot_v1_dot_admin__pb2
 from vitrina.v1 import bundle_pb2 as vitrina_dot_v1_dot_bundle__pb2
 from vitrina.v1 import explain_pb2 as vitrina_dot_v1_dot_explain__pb2
 from vitrina.v1 import items_pb2 as vitrina_dot_v1_dot_items__pb2
@@ -29,13 +30,13 @@ from vitrina.v1 import maps_pb2 as vitrina_dot_v1_dot_maps__pb2
 from vitrina.v1 import search_pb2 as vitrina_dot_v1_dot_search__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vitrina/v1/vitrina.proto\x12\nvitrina.v1\x1a\x17vitrina/v1/bundle.proto\x1a\x18vitrina/v1/explain.proto\x1a\x16vitrina/v1/items.proto\x1a\x15vitrina/v1/maps.proto\x1a\x17vitrina/v1/search.proto2\xa7\x07\n\x07Vitrina\x12\x37\n\x07GetItem\x12\x1a.vitrina.v1.GetItemRequest\x1a\x10.vitrina.v1.Item\x12\x46\n\x0cGetItemImage\x12\x1f.vitrina.v1.GetItemImageRequest\x1a\x15.vitrina.v1.ItemImage\x12\x43\n\rGetNeighbours\x12 .vitrina.v1.GetNeighboursRequest\x1a\x10.vitrina.v1.Hits\x12=\n\nSearchText\x12\x1d.vitrina.v1.SearchTextRequest\x1a\x10.vitrina.v1.Hits\x12?\n\x0bSearchImage\x12\x1e.vitrina.v1.SearchImageRequest\x1a\x10.vitrina.v1.Hits\x12I\n\rGetProjection\x12 .vitrina.v1.GetProjectionRequest\x1a\x16.vitrina.v1.Projection\x12Y\n\x14GetProjectionColumns\x12 .vitrina.v1.GetProjectionRequest\x1a\x1d.vitrina.v1.ProjectionColumns0\x01\x12\x45\n\x0cListClusters\x12\x1f.vitrina.v1.ListClustersRequest\x1a\x14.vitrina.v1.Clusters\x12Q\n\x10ListClusterItems\x12#.vitrina.v1.ListClusterItemsRequest\x1a\x18.vitrina.v1.ClusterItems\x12\x45\n\x0cListOutliers\x12\x1f.vitrina.v1.ListOutliersRequest\x1a\x14.vitrina.v1.Outliers\x12=\n\tGetBundle\x12\x1c.vitrina.v1.GetBundleRequest\x1a\x12.vitrina.v1.Bundle\x12>\n\x07\x45xplain\x12\x1a.vitrina.v1.ExplainRequest\x1a\x17.vitrina.v1.Explanation\x12P\n\x11GetExplainHeatmap\x12$.vitrina.v1.GetExplainHeatmapRequest\x1a\x15.vitrina.v1.ItemImageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vitrina/v1/vitrina.proto\x12\nvitrina.v1\x1a\x16vitrina/v1/admin.proto\x1a\x17vitrina/v1/bundle.proto\x1a\x18vitrina/v1/explain.proto\x1a\x16vitrina/v1/items.proto\x1a\x15vitrina/v1/maps.proto\x1a\x17vitrina/v1/search.proto2\xe5\x07\n\x07Vitrina\x12\x37\n\x07GetItem\x12\x1a.vitrina.v1.GetItemRequest\x1a\x10.vitrina.v1.Item\x12\x46\n\x0cGetItemImage\x12\x1f.vitrina.v1.GetItemImageRequest\x1a\x15.vitrina.v1.ItemImage\x12\x43\n\rGetNeighbours\x12 .vitrina.v1.GetNeighboursRequest\x1a\x10.vitrina.v1.Hits\x12=\n\nSearchText\x12\x1d.vitrina.v1.SearchTextRequest\x1a\x10.vitrina.v1.Hits\x12?\n\x0bSearchImage\x12\x1e.vitrina.v1.SearchImageRequest\x1a\x10.vitrina.v1.Hits\x12I\n\rGetProjection\x12 .vitrina.v1.GetProjectionRequest\x1a\x16.vitrina.v1.Projection\x12Y\n\x14GetProjectionColumns\x12 .vitrina.v1.GetProjectionRequest\x1a\x1d.vitrina.v1.ProjectionColumns0\x01\x12\x45\n\x0cListClusters\x12\x1f.vitrina.v1.ListClustersRequest\x1a\x14.vitrina.v1.Clusters\x12Q\n\x10ListClusterItems\x12#.vitrina.v1.ListClusterItemsRequest\x1a\x18.vitrina.v1.ClusterItems\x12\x45\n\x0cListOutliers\x12\x1f.vitrina.v1.ListOutliersRequest\x1a\x14.vitrina.v1.Outliers\x12=\n\tGetBundle\x12\x1c.vitrina.v1.GetBundleRequest\x1a\x12.vitrina.v1.Bundle\x12>\n\x07\x45xplain\x12\x1a.vitrina.v1.ExplainRequest\x1a\x17.vitrina.v1.Explanation\x12P\n\x11GetExplainHeatmap\x12$.vitrina.v1.GetExplainHeatmapRequest\x1a\x15.vitrina.v1.ItemImage\x12<\n\x06Reload\x12\x19.vitrina.v1.ReloadRequest\x1a\x17.vitrina.v1.ReloadReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vitrina.v1.vitrina_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VITRINA']._serialized_start=164
-  _globals['_VITRINA']._serialized_end=1099
+  _globals['_VITRINA']._serialized_start=188
+  _globals['_VITRINA']._serialized_end=1185
 # @@protoc_insertion_point(module_scope)

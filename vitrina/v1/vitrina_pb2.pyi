@@ -1,3 +1,4 @@
+from vitrina.v1 import admin_pb2 as _admin_pb2
 from vitrina.v1 import bundle_pb2 as _bundle_pb2
 from vitrina.v1 import explain_pb2 as _explain_pb2
 from vitrina.v1 import items_pb2 as _items_pb2

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from vitrina.v1 import admin_pb2 as vitrina_dot_v1_dot_admin__pb2
 from vitrina.v1 import bundle_pb2 as vitrina_dot_v1_dot_bundle__pb2
 from vitrina.v1 import explain_pb2 as vitrina_dot_v1_dot_explain__pb2
 from vitrina.v1 import items_pb2 as vitrina_dot_v1_dot_items__pb2
@@ -104,6 +105,11 @@ class VitrinaStub:
                 request_serializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
                 response_deserializer=vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
                 _registered_method=True)
+        self.Reload = channel.unary_unary(
+                '/vitrina.v1.Vitrina/Reload',
+                request_serializer=vitrina_dot_v1_dot_admin__pb2.ReloadRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_admin__pb2.ReloadReply.FromString,
+                _registered_method=True)
 
 
 class VitrinaServicer:
@@ -201,6 +207,14 @@ class VitrinaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reload(self, request, context):
+        """POST /v1/admin/reload: needs an API key (metadata `x-api-key`); PERMISSION_DENIED while the
+        server has none configured, UNAVAILABLE when the version fails to load (the old one serves on).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VitrinaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,6 +282,11 @@ def add_VitrinaServicer_to_server(servicer, server):
                     servicer.GetExplainHeatmap,
                     request_deserializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.FromString,
                     response_serializer=vitrina_dot_v1_dot_items__pb2.ItemImage.SerializeToString,
+            ),
+            'Reload': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reload,
+                    request_deserializer=vitrina_dot_v1_dot_admin__pb2.ReloadRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_admin__pb2.ReloadReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -622,6 +641,33 @@ class Vitrina:
             '/vitrina.v1.Vitrina/GetExplainHeatmap',
             vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
             vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/Reload',
+            vitrina_dot_v1_dot_admin__pb2.ReloadRequest.SerializeToString,
+            vitrina_dot_v1_dot_admin__pb2.ReloadReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,11 @@
-"""One router per resource; `ROUTERS` is what `create_app` mounts."""
-from vitrina.search_api.rest.routes import bundle, explain, health, items, search, spaces
+"""One router per resource; `ROUTERS` is what `create_app` mounts.
 
-ROUTERS = [health.router, bundle.router, items.router, search.router, spaces.router, explain.router]
+PROBES answer anyone (probes and scrapers carry no key); API routes check the API key of
+their operation (deps.require_key)."""
+from vitrina.search_api.rest.routes import admin, bundle, explain, health, items, metrics, search, spaces
 
-__all__ = ["ROUTERS"]
+PROBES = [health.router, metrics.router]
+API = [bundle.router, items.router, search.router, spaces.router, explain.router, admin.router]
+ROUTERS = PROBES + API
+
+__all__ = ["API", "PROBES", "ROUTERS"]

@@ -12,9 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemView
+from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FilterQuery, KQuery
 from vitrina.search_api.rest.schemas import ERROR_RESPONSES
+from vitrina.search_api.service import SearchService
 
 router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERROR_RESPONSES)
 
@@ -24,6 +26,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERROR_RESPONSES
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "PNG thumbnail"}},
 )
+@serves(SearchService.thumbnail)
 def get_item_image(
     item_id: str,
     request: Request,
@@ -39,6 +42,7 @@ def get_item_image(
 
 
 @router.get("/{item_id:path}/neighbours", response_model=Hits)
+@serves(SearchService.neighbours)
 def get_item_neighbours(
     item_id: str,
     service: ServiceDep,
@@ -51,5 +55,6 @@ def get_item_neighbours(
 
 
 @router.get("/{item_id:path}", response_model=ItemView)
+@serves(SearchService.get_item)
 def get_item(item_id: str, service: ServiceDep) -> ItemView:
     return service.get_item(item_id)

@@ -6,20 +6,23 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from vitrina.search_api.models import Hits
+from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FILTER_HELP, K_HELP
-from vitrina.search_api.models import Hits
 from vitrina.search_api.rest.schemas import ERROR_RESPONSES, TextSearchRequest
+from vitrina.search_api.service import SearchService
 
 router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERROR_RESPONSES)
 
 
 @router.post("/text", response_model=Hits)
+@serves(SearchService.search_text)
 def search_text(body: TextSearchRequest, service: ServiceDep) -> Hits:
     return service.search_text(body.query, body.space, body.k, body.filter)
 
 
 @router.post("/image", response_model=Hits)
+@serves(SearchService.search_image)
 def search_image(
     file: Annotated[UploadFile, File(description="The query image (PNG, JPEG, ...)")],
     service: ServiceDep,

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from vitrina.search_api.models import ClusterItemsView, ClustersView, OutliersView, ProjectionView
+from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.arrow import ARROW_STREAM, ipc_stream, wants_arrow
 from vitrina.search_api.rest.deps import ServiceDep
 from vitrina.search_api.rest.schemas import ERROR_RESPONSES
+from vitrina.search_api.service import SearchService
 
 router = APIRouter(prefix="/v1/spaces", tags=["spaces"], responses=ERROR_RESPONSES)
 
@@ -29,6 +31,7 @@ _VARY = {"Vary": "Accept"}
         }
     },
 )
+@serves(SearchService.projection)
 def get_space_projection(
     space: str,
     request: Request,
@@ -53,6 +56,7 @@ def get_space_projection(
 
 
 @router.get("/{space}/clusters", response_model=ClustersView)
+@serves(SearchService.clusters)
 def get_space_clusters(
     space: str,
     service: ServiceDep,
@@ -65,6 +69,7 @@ def get_space_clusters(
 
 
 @router.get("/{space}/clusters/{cluster}/items", response_model=ClusterItemsView)
+@serves(SearchService.cluster_items)
 def get_space_cluster_items(
     space: str,
     cluster: int,
@@ -78,6 +83,7 @@ def get_space_cluster_items(
 
 
 @router.get("/{space}/outliers", response_model=OutliersView)
+@serves(SearchService.outliers)
 def get_space_outliers(
     space: str,
     service: ServiceDep,
