@@ -4,7 +4,7 @@ An item's vector depends only on its content and the encoder: `content_hash`
 covers text, metadata and image bytes, and an encoder's fingerprint covers its
 weights and preprocessing. So a vector stored under the same (content hash,
 fingerprint) is exactly what encoding would produce, and a build takes it from:
-- the version it replaces (CURRENT), for every space whose encoder is unchanged;
+- the parent version (CURRENT unless `--parent` names another), for every space whose encoder is unchanged;
 - spaces built earlier in the same build, e.g. `image` and `text` built with the
   same encoder under two names.
 A derived encoder (a trained joint tower: head(base(x))) says which base
