@@ -66,11 +66,17 @@ class BundleHolder:
         note_version(served.bundle.version)
         return served
 
+    def peek(self) -> Bundle | None:
+        """The bundle served now (None: none), for listeners and metrics: not a request's
+        snapshot, so it is neither counted nor noted as the version that answered."""
+        served = self._served
+        return None if served is None else served.bundle
+
     @property
     def version(self) -> str | None:
         """The version served now (None: none), without taking a snapshot that would pin it."""
-        served = self._served
-        return None if served is None else served.bundle.version
+        bundle = self.peek()
+        return None if bundle is None else bundle.version
 
     def get(self) -> Bundle:
         return self.snapshot().bundle

@@ -13,7 +13,6 @@ from typing import Any, Callable, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from vitrina.search_api.errors import Unavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("vitrina.access")
@@ -58,9 +57,8 @@ class Metrics:
         def update() -> None:
             with self._bundle_lock:  # two swaps racing must not leave two versions at 1
                 self.bundle.clear()
-                try:
-                    bundle = holder.get()
-                except Unavailable:
+                bundle = holder.peek()
+                if bundle is None:
                     return
                 self.bundle.labels(bundle.collection, bundle.version).set(1)
 
