@@ -4,7 +4,7 @@
 
 Starts `vitrina serve --grpc-port` on the collection, then for `--seconds` runs `--workers`
 client threads per transport, each looping over the same requests (neighbours in the image and
-text spaces, a text search), while a swapper publishes the other version (`--other`, default
+text spaces, text searches in the text and joint spaces), while a swapper publishes the other version (`--other`, default
 CURRENT's parent) and reloads the server through POST /v1/admin/reload, back and forth `--swaps`
 times. Prints, per transport: requests, errors (must be 0), p50/p99 latency and requests/s, and
 every reload with its duration, and how many answers each version gave (a request is answered
@@ -49,6 +49,7 @@ class Traffic:
                 lambda: client.neighbours(rng.choice(self.ids), space="image", k=10),
                 lambda: client.neighbours(rng.choice(self.ids), space="text", k=10),
                 lambda: client.search_text(rng.choice(QUERIES), space="text", k=10),
+                lambda: client.search_text(rng.choice(QUERIES), space="joint", k=10),
             ]
             i = 0
             while not self.stop.is_set():
