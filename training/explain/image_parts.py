@@ -17,13 +17,13 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from vitrina.training.encoders.ckpt import JointImageEncoder
 from vitrina.training.encoders.pixels import LetterboxNormalise, ResizeCropNormalise
 from vitrina.training.encoders.torch_base import TorchImageEncoder
 from vitrina.training.explain.errors import ExplainError
+from vitrina.training.explain.joint import through_joint_head
 
 Size = tuple[int, int]  # (width, height), PIL order
 Box = tuple[float, float, float, float]  # (left, top, right, bottom)
@@ -93,14 +93,7 @@ def image_parts(encoder: Any) -> ImageParts:
 
 
 def _joint_parts(encoder, base: ImageParts) -> ImageParts:
-    head = encoder._identity.head
-    head_device = next(head.parameters(), torch.empty(0)).device
-
-    def forward(pixels: torch.Tensor) -> torch.Tensor:
-        # The tower is head(L2-normalise(base vector)): the head was trained on normalised vectors.
-        return head(F.normalize(base.forward(pixels), dim=1).to(head_device))
-
-    return ImageParts(base.preprocess, forward, base.geometry, base.device, encoder.dim)
+    return ImageParts(base.preprocess, through_joint_head(encoder, base.forward), base.geometry, base.device, encoder.dim)
 
 
 def _geometry_of(preprocess: Any) -> Callable[[Size, Size], Geometry]:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vitrina.training.encoders.ckpt import JointTextEncoder
 from vitrina.training.explain.errors import ExplainError
+from vitrina.training.explain.joint import through_joint_head
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (input_ids, attention_mask) -> [n, dim]
 
@@ -92,12 +92,5 @@ def _clip_forward(model: nn.Module, input_ids: torch.Tensor, attention_mask: tor
 
 
 def _joint_parts(encoder: JointTextEncoder, base: TextParts) -> TextParts:
-    head = encoder._identity.head
-    head_device = next(head.parameters(), torch.empty(0)).device
-
-    def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # The tower is head(L2-normalise(base vector)): the head was trained on normalised vectors.
-        return head(F.normalize(base.forward(ids, mask), dim=1).to(head_device))
-
-    return TextParts(base.tokenizer, base.tokenizer_lock, base.max_length, base.embedding, forward, base.device,
-                     encoder.dim)
+    return TextParts(base.tokenizer, base.tokenizer_lock, base.max_length, base.embedding,
+                     through_joint_head(encoder, base.forward), base.device, encoder.dim)
