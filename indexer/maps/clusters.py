@@ -38,6 +38,7 @@ import pyarrow as pa
 from vitrina.indexer.maps._files import reject_nulls, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
 from vitrina.schemas import read_table_checked
+from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
     "CLUSTERS_SCHEMA",
@@ -319,9 +320,8 @@ def knee_eps(vectors: np.ndarray, min_samples: int = DEFAULT_DBSCAN_MIN_SAMPLES)
     distances, _ = nn.kneighbors(vectors)
     # Rounding can make cosine distances of near-duplicates slightly negative.
     curve = np.sort(np.clip(distances[:, -1], 0.0, None))
-    span = curve[-1] - curve[0]
-    below = np.linspace(0.0, 1.0, n) - (curve - curve[0]) / span if span > 0 else np.zeros(n)
-    eps = curve[int(np.argmax(below))] if below.max() > 0 else np.median(curve)
+    knee, depth = curve_knee(curve)
+    eps = curve[knee] if depth > 0 else np.median(curve)
     # DBSCAN rejects eps = 0, which a space of exact duplicates would give.
     return float(max(eps, 1e-6))
 

@@ -88,14 +88,21 @@ def knee_eps(vectors: np.ndarray, min_samples: int = DEFAULT_MIN_SAMPLES) -> flo
     # +1: each point is its own nearest neighbour.
     distances, _ = NearestNeighbors(n_neighbors=min_samples + 1).fit(vectors).kneighbors(vectors)
     curve = np.sort(distances[:, -1])
-    span = curve[-1] - curve[0]
-    if span <= 0:
+    if curve[-1] - curve[0] <= 0:
         return float(max(curve[0], 1e-6))
-    x = np.linspace(0.0, 1.0, n)
-    y = (curve - curve[0]) / span
-    # Distance below the chord y = x, up to a constant factor.
-    knee = int(np.argmax(x - y))
+    knee, _ = curve_knee(curve)
     return float(max(curve[knee], 1e-6))
+
+
+def curve_knee(curve: np.ndarray) -> tuple[int, float]:
+    """(index, depth) of the point of an ascending curve farthest below the chord joining its
+    ends, both axes scaled to [0, 1]; depth <= 0 means the curve never drops below the chord
+    (straight or concave: no density drop to find)."""
+    n = len(curve)
+    span = curve[-1] - curve[0]
+    below = np.linspace(0.0, 1.0, n) - (curve - curve[0]) / span if span > 0 else np.zeros(n)
+    knee = int(np.argmax(below))
+    return knee, float(below[knee])
 
 
 def cluster(vectors: np.ndarray, method: str, n_clusters: int, seed: int = 0,
