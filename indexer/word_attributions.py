@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import numpy as np
 from tqdm.auto import tqdm
 
-from vitrina.indexer.maps._files import reject_nulls, write_checked
-from vitrina.schemas import read_table_checked
+from vitrina.indexer.maps._files import read_checked, write_checked
 
 log = logging.getLogger("vitrina.indexer")
 
@@ -119,8 +117,7 @@ def read_text_attributions(path: str | Path) -> dict[tuple[str, str], dict[str, 
     path = Path(path)
     if not path.is_file():
         return {}
-    table = read_table_checked(path, TEXT_ATTRIBUTIONS_SCHEMA)
-    reject_nulls(table, path)
+    table = read_checked(path, TEXT_ATTRIBUTIONS_SCHEMA)
     return {(row["space"], row["id"]): row for row in table.to_pylist()}
 
 

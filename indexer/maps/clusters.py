@@ -35,9 +35,8 @@ from typing import AbstractSet, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.maps._files import reject_nulls, write_checked
+from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import read_table_checked
 from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
@@ -639,8 +638,7 @@ def write_clusters(table: pa.Table, path: str | Path) -> None:
 def read_clusters(path: str | Path) -> list[ClusterSummary]:
     """Read a clusters.parquet; SchemaMismatchError / InvalidFieldError name the file and field."""
     path = Path(path)
-    table = read_table_checked(path, CLUSTERS_SCHEMA, columns=[f.name for f in CLUSTERS_SCHEMA])
-    reject_nulls(table, path)
+    table = read_checked(path, CLUSTERS_SCHEMA)
     summaries = []
     for row in table.to_pylist():
         for name in ("keywords", "representative_ids"):
@@ -669,8 +667,7 @@ def write_cluster_labels(table: pa.Table, path: str | Path) -> None:
 def read_cluster_labels(path: str | Path) -> dict[str, ClusterLabels]:
     """Read a cluster labels file, one ClusterLabels per method, rows in file order."""
     path = Path(path)
-    table = read_table_checked(path, CLUSTER_LABELS_SCHEMA, columns=[f.name for f in CLUSTER_LABELS_SCHEMA])
-    reject_nulls(table, path)
+    table = read_checked(path, CLUSTER_LABELS_SCHEMA)
     methods = np.asarray(table.column("method").to_pylist(), dtype=object)
     ids = np.asarray(table.column("id").to_pylist(), dtype=object)
     labels = table.column("cluster").to_numpy().astype(np.int32, copy=False)

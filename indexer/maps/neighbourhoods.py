@@ -17,9 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from vitrina.indexer.maps._files import reject_nulls, write_checked
+from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.index import VectorIndex
-from vitrina.schemas import read_table_checked
 
 __all__ = [
     "NEIGHBOURS_SCHEMA",
@@ -199,11 +198,10 @@ def write_neighbours(table: pa.Table, path: str | Path) -> None:
 def read_neighbours(path: str | Path) -> NeighbourTable:
     """Read a neighbours.parquet; SchemaMismatchError / InvalidFieldError name the file and field."""
     path = Path(path)
-    table = read_table_checked(path, NEIGHBOURS_SCHEMA, columns=[f.name for f in NEIGHBOURS_SCHEMA])
+    table = read_checked(path, NEIGHBOURS_SCHEMA)
     id_col = table.column("id").combine_chunks()
     neighbours = table.column("neighbour_ids").combine_chunks()
     score_lists = table.column("scores").combine_chunks()
-    reject_nulls(table, path)
 
     lengths = pc.list_value_length(neighbours).to_numpy(zero_copy_only=False)
     if not np.array_equal(lengths, pc.list_value_length(score_lists).to_numpy(zero_copy_only=False)):

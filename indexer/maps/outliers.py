@@ -15,9 +15,8 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.maps._files import reject_nulls, write_checked
+from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import read_table_checked
 
 __all__ = ["OUTLIERS_SCHEMA", "Outlier", "find_label_outliers", "outliers_table", "read_outliers", "write_outliers"]
 
@@ -190,8 +189,7 @@ def write_outliers(table: pa.Table, path: str | Path) -> None:
 def read_outliers(path: str | Path) -> list[Outlier]:
     """Read an outliers.parquet; SchemaMismatchError / InvalidFieldError name the file and field."""
     path = Path(path)
-    table = read_table_checked(path, OUTLIERS_SCHEMA, columns=[f.name for f in OUTLIERS_SCHEMA])
-    reject_nulls(table, path)
+    table = read_checked(path, OUTLIERS_SCHEMA)
     outliers = [Outlier(**row) for row in table.to_pylist()]
     for name in ("majority_share", "own_label_share", "confidence"):
         bad = [o.id for o in outliers if not math.isfinite(getattr(o, name))]

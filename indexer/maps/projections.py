@@ -33,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vitrina.indexer.maps._files import reject_nulls, write_checked
+from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import SchemaMismatchError, read_table_checked
+from vitrina.schemas import SchemaMismatchError
 
 __all__ = [
     "METHODS",
@@ -624,8 +624,7 @@ def read_projections(
             raise FileNotFoundError(f"{path}: file is missing")
         methods = _methods_in(pq.read_schema(path), path)
     expected = projections_schema(list(methods))
-    table = read_table_checked(path, expected, columns=expected.names)
-    reject_nulls(table, path, expected.names)
+    table = read_checked(path, expected)
     ids = table.column("id").to_pylist()
     if len(set(ids)) != len(ids):
         raise InvalidFieldError("id", "has duplicates", path)
