@@ -38,6 +38,7 @@ from vitrina.search_api.explain_models import (
     WordScore,
     WordsView,
 )
+from vitrina.search_api.lookups import check_query, local_image, row_in, space_of
 from vitrina.search_api.lru import LRUCache
 
 # Grid of the heatmaps: 14 x 14 cells is ViT-B/16's patch grid at 224 px, coarse enough to read.
@@ -80,8 +81,8 @@ class Explainer:
     # -- the operation --------------------------------------------------------------------
 
     def explain(self, bundle: Bundle, request: ExplainRequest) -> ExplainView:
-        space = _space(bundle, request.space)
-        self._check(request, space)
+        space = space_of(bundle, request.space, Modality.TEXT if request.query is not None else None)
+        self._check(request)
         key = (bundle.version, request.model_dump_json())
         cached = self._answers.get(key)
         if cached is not None:
@@ -140,18 +141,11 @@ class Explainer:
 
     # -- checks and sides -----------------------------------------------------------------
 
-    def _check(self, request: ExplainRequest, space: Space) -> None:
+    def _check(self, request: ExplainRequest) -> None:
         if request.steps > self.max_steps:
             raise InvalidArgument("steps", f"steps must be at most {self.max_steps}, got {request.steps}")
         if request.query is not None:
-            if Modality.TEXT not in space.manifest.encoders:
-                raise InvalidArgument("space", f"space {space.name!r} takes no text queries; explain a query in a "
-                                               "space with a text encoder")
-            if not request.query.strip():
-                raise InvalidArgument("query", "query is empty")
-            if len(request.query) > self.max_query_chars:
-                raise InvalidArgument("query", f"query has {len(request.query)} characters, more than the limit of "
-                                               f"{self.max_query_chars}")
+            check_query(request.query, self.max_query_chars)
         if request.target is None and (request.query is not None or set(request.kinds) - {"words"}):
             raise InvalidArgument("target", "give a target item; only an item's own words (kinds: [words]) are "
                                             "explained without one")
@@ -197,7 +191,7 @@ class Explainer:
         out = []
         pairs = [(target, source)] + ([(source, target)] if source.record is not None else [])
         for side, other in pairs:
-            path = _image_file(side.record)
+            path = local_image(side.record)
             if path is None or other.vector is None:
                 continue
             image = self._image(path, side.record.id)
@@ -227,20 +221,9 @@ class Explainer:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _space(bundle: Bundle, name: str) -> Space:
-    space = bundle.spaces.get(name)
-    if space is None:
-        raise InvalidArgument("space", f"unknown space {name!r}; this bundle has: {', '.join(bundle.spaces)}")
-    return space
-
-
 def _item_side(bundle: Bundle, space: Space, item_id: str, role: str) -> _Side:
+    row = row_in(bundle, space, item_id)
     record = bundle.items.get(item_id)
-    if record is None:
-        raise NotFound("item", item_id)
-    row = space.row_of.get(item_id)
-    if row is None:
-        raise NotFound(f"item in space {space.name!r}", item_id)
     return _Side(role, space.vectors[row], record, record.text or record.title or None)
 
 
@@ -260,13 +243,6 @@ def _heatmaps_apply(space: Space, skipped: dict[str, str]) -> bool:
         return True
     skipped["heatmap"] = f"space {space.name!r} has no image encoder; explain images in an image or joint space"
     return False
-
-
-def _image_file(record: ItemRecord) -> Path | None:
-    # The reader nulls image_ref for images the indexer could not use; remote refs are not fetched.
-    if not record.image_ref or "://" in record.image_ref:
-        return None
-    return Path(record.image_ref)
 
 
 def _words_view(side: _Side, against: str, text: str, result: dict[str, Any], precomputed: bool = False) -> WordsView:
@@ -316,7 +292,9 @@ def _space_score(space: Space, source: _Side, target_id: str, request: ExplainRe
     if request.query is not None:
         if Modality.TEXT not in space.manifest.encoders:
             return SpaceScore(space=space.name, similarity=None, rank=None, of=None, note="takes no text queries")
-        query = space.encoder(Modality.TEXT).encode([request.query])[0]
+        # The explained space's query vector is the source's own; the others encode it here.
+        query = (source.vector if space.name == request.space
+                 else space.encoder(Modality.TEXT).encode([request.query])[0])
     else:
         exclude = space.row_of.get(source.record.id)
         if exclude is None:

@@ -20,6 +20,7 @@ from vitrina.search_api.explain_models import ExplainRequest, ExplainView
 from vitrina.search_api.explain_pool import ExplainPool
 from vitrina.search_api.explanations import Explainer
 from vitrina.search_api.filters import parse_filter
+from vitrina.search_api.lookups import check_query, image_path_of, record_of, row_in, space_of
 from vitrina.search_api.holder import BundleHolder, Served
 from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.models import (
@@ -85,7 +86,7 @@ class SearchService:
 
     def get_item(self, item_id: str) -> ItemView:
         bundle = self.holder.get()
-        record = _record(bundle, item_id)
+        record = record_of(bundle, item_id)
         return ItemView(
             bundle_version=bundle.version,
             id=record.id,
@@ -97,7 +98,7 @@ class SearchService:
         )
 
     def image_path(self, item_id: str) -> Path:
-        return _image_path(self.holder.get(), item_id)
+        return image_path_of(self.holder.get(), item_id)
 
     def thumbnail(self, item_id: str, size: int) -> Thumbnail:
         """PNG that fits in size x size (aspect kept, never enlarged), cached per version."""
@@ -111,7 +112,7 @@ class SearchService:
             return cached
         from vitrina.training.images import ImageError, load_image, thumbnail
 
-        path = _image_path(bundle, item_id)
+        path = image_path_of(bundle, item_id)
         try:
             image = load_image(path, max_pixels=self.settings.max_image_pixels)
         except (OSError, ImageError):
@@ -126,13 +127,10 @@ class SearchService:
 
     def neighbours(self, item_id: str, space: str = "image", k: int = 10, filter: FilterInput = None) -> Hits:
         served = self.holder.snapshot()
-        sp = _space(served.bundle, space)
+        sp = space_of(served.bundle, space)
         _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
-        _record(served.bundle, item_id)
-        row = sp.row_of.get(item_id)
-        if row is None:
-            raise NotFound(f"item in space {space!r}", item_id)
+        row = row_in(served.bundle, sp, item_id)
         table = sp.neighbours
         # `allowed is None` also covers an empty filter; a filter needs the live search to
         # reach past the precomputed k.
@@ -146,15 +144,10 @@ class SearchService:
 
     def search_text(self, query: str, space: str = "text", k: int = 10, filter: FilterInput = None) -> Hits:
         served = self.holder.snapshot()
-        sp = _space(served.bundle, space, Modality.TEXT)
+        sp = space_of(served.bundle, space, Modality.TEXT)
         _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
-        if not query or not query.strip():
-            raise InvalidArgument("query", "query is empty; send some words to search for")
-        if len(query) > self.settings.max_query_chars:
-            raise InvalidArgument(
-                "query", f"query has {len(query)} characters, more than the limit of {self.settings.max_query_chars}"
-            )
+        check_query(query, self.settings.max_query_chars)
         vector = sp.encoder(Modality.TEXT).encode([query])
         return _search(served.bundle, sp, vector, k, allowed)
 
@@ -167,7 +160,7 @@ class SearchService:
         content_type: str | None = None,
     ) -> Hits:
         served = self.holder.snapshot()
-        sp = _space(served.bundle, space, Modality.IMAGE)
+        sp = space_of(served.bundle, space, Modality.IMAGE)
         _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
         picture = self._decode(image, content_type)
@@ -369,37 +362,9 @@ class SearchService:
 # -- helpers shared by the operations above ------------------------------------------------
 
 
-def _record(bundle: Bundle, item_id: str) -> ItemRecord:
-    record = bundle.items.get(item_id)
-    if record is None:
-        raise NotFound("item", item_id)
-    return record
-
-
 def _image_url(record: ItemRecord) -> str | None:
     # The reader nulls image_ref when the indexer flagged the image (missing, undecodable).
     return image_url(record.id) if record.image_ref else None
-
-
-def _image_path(bundle: Bundle, item_id: str) -> Path:
-    record = _record(bundle, item_id)
-    if not record.image_ref or "://" in record.image_ref:
-        raise NotFound("image of item", item_id)
-    return Path(record.image_ref)
-
-
-def _space(bundle: Bundle, name: str, modality: Modality | None = None) -> Space:
-    space = bundle.spaces.get(name)
-    if space is None:
-        raise InvalidArgument("space", f"unknown space {name!r}; this bundle has: {', '.join(bundle.spaces)}")
-    if modality is not None and modality not in space.manifest.encoders:
-        accepting = [n for n, s in bundle.spaces.items() if modality in s.manifest.encoders]
-        raise InvalidArgument(
-            "space",
-            f"space {name!r} takes no {modality.value} queries; "
-            f"spaces that do: {', '.join(accepting) or '(none in this bundle)'}",
-        )
-    return space
 
 
 def _map_space(bundle: Bundle, name: str) -> Space:
@@ -418,7 +383,7 @@ def _check_known(field: str, what: str, value: str, available: list[str], space:
 
 def _map_item(bundle: Bundle, item_id: str) -> MapItem:
     # Maps were built from this version's items, so every id has a record.
-    record = _record(bundle, item_id)
+    record = record_of(bundle, item_id)
     return MapItem(id=record.id, title=record.title, image_url=_image_url(record))
 
 
@@ -471,7 +436,7 @@ def _hits(bundle: Bundle, space: Space, pairs: Iterable[tuple[float, int]]) -> H
 
 def _outlier_view(bundle: Bundle, outlier: Outlier) -> OutlierView:
     # The report was computed from this version's items.parquet, so every id has a record.
-    record = _record(bundle, outlier.id)
+    record = record_of(bundle, outlier.id)
     return OutlierView(
         id=outlier.id,
         attribute=outlier.attribute,
