@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from tqdm import tqdm
 
 from vitrina.indexer.attributes import categorical_attributes, labels_of
@@ -294,7 +293,8 @@ def build_bundle(
     words = {it.id: it.text or it.title or None for it in items}
 
     attribution_rows: list[dict[str, Any]] = []
-    previous_attributions = read_text_attributions(coll.version(parent).text_attributions) if parent else {}
+    reuse_attributions = parent is not None and options.attribution_steps > 0
+    previous_attributions = read_text_attributions(coll.version(parent).text_attributions) if reuse_attributions else {}
 
     pool = VectorPool()
     if options.reuse_vectors and parent is not None:

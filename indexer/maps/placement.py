@@ -13,7 +13,9 @@ that the next re-index should refit:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -39,7 +41,8 @@ _UNCHANGED_COSINE = 1 - 1e-5
 MAX_PLACED_SHARE = 0.5
 
 
-class ParentMap(NamedTuple):
+@dataclass
+class ParentMap:
     """The parent version's map of one space: coordinates per method and the vectors they map."""
 
     version: str
@@ -60,8 +63,10 @@ class ParentMap(NamedTuple):
             return None
         return cls(version, paths, space, ids, coords)
 
+    @cached_property
     def vectors(self) -> dict[str, np.ndarray]:
-        """{id: vector} of the parent's embeddings of this space (what its map was fitted on)."""
+        """{id: vector} of the parent's embeddings of this space (what its map was fitted on),
+        read once however many methods place or measure drift against it."""
         import pyarrow.parquet as pq
 
         from vitrina.indexer.bundle.chunks import table_to_vectors
@@ -89,7 +94,7 @@ class ParentMap(NamedTuple):
 
 def _rows_to_place(parent: ParentMap, vectors: np.ndarray, ids: Sequence[str]) -> np.ndarray:
     """Rows that are new to the parent or whose vector changed since (content or encoder)."""
-    old = parent.vectors()
+    old = parent.vectors
     on_map = set(parent.ids)
     rows = []
     for row, item_id in enumerate(ids):
