@@ -194,15 +194,11 @@ class ProjectionColumns:
         points = [
             MapPoint.model_construct(id=i, x=x, y=y, cluster=c) for i, x, y, c in zip(self.ids, xs, ys, labels)
         ]
-        return ProjectionView(
-            bundle_version=self.bundle_version,
-            space=self.space,
-            method=self.method,
-            methods=self.methods,
-            clustering=self.clustering,
-            clusterings=self.clusterings,
-            points=points,
-        )
+        return ProjectionView(**self.header(), points=points)
+
+    def header(self) -> dict[str, Any]:
+        """What the map is: every field of its ProjectionView but the points."""
+        return {name: getattr(self, name) for name in ProjectionView.model_fields if name != "points"}
 
     def arrow_schema(self):
         """id (string), x, y (float32), cluster (int32, null without a clustering); what the

@@ -13,7 +13,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
-from vitrina.search_api.models import ProjectionColumns, ProjectionView
+from vitrina.search_api.models import ProjectionColumns
 from vitrina.v1 import maps_pb2
 
 M = TypeVar("M", bound=Message)
@@ -101,11 +101,11 @@ def projection_message(columns: ProjectionColumns) -> maps_pb2.Projection:
         point(id=i, x=x, y=y, cluster=c)
         for i, x, y, c in zip(columns.ids, columns.coords[:, 0].tolist(), columns.coords[:, 1].tolist(), labels)
     ]
-    return maps_pb2.Projection(**_header(columns), points=points)
+    return maps_pb2.Projection(**columns.header(), points=points)
 
 
 def projection_chunks(columns: ProjectionColumns, rows: int = CHUNK_ROWS) -> Iterator[maps_pb2.ProjectionColumns]:
-    header = maps_pb2.Projection(**_header(columns))
+    header = maps_pb2.Projection(**columns.header())
     for start in range(0, max(len(columns.ids), 1), rows):
         stop = start + rows
         yield maps_pb2.ProjectionColumns(
@@ -115,11 +115,6 @@ def projection_chunks(columns: ProjectionColumns, rows: int = CHUNK_ROWS) -> Ite
             y=columns.coords[start:stop, 1].tolist(),
             cluster=[] if columns.labels is None else columns.labels[start:stop].tolist(),
         )
-
-
-def _header(columns: ProjectionColumns) -> dict[str, Any]:
-    """What the map is: every field of the view but its points."""
-    return {name: getattr(columns, name) for name in ProjectionView.model_fields if name != "points"}
 
 
 def to_request(request_type: type[M], renames: dict[str, str] | None = None, **kwargs: Any) -> M:
