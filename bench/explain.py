@@ -18,12 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
+from _stats import percentile
+
 QUERIES = ["red car", "cat", "christmas tree", "musical instrument", "coffee cup", "bicycle", "smiling sun", "fish"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 def main() -> None:

@@ -335,6 +335,7 @@ def bench_endpoint(args, workdir: Path) -> str:
     import pyarrow as pa
 
     from _server import served
+    from _stats import percentile
 
     version, build_s, maps_s = _bundle(args, workdir)
     print(f"  bundle {version}: build {build_s:.1f} s, projections {maps_s:.1f} s", file=sys.stderr, flush=True)
@@ -359,7 +360,7 @@ def bench_endpoint(args, workdir: Path) -> str:
             else:
                 points = pa.ipc.open_stream(body).read_all().num_rows
             times.sort()
-            p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+            p95 = percentile(times, 0.95)
             rows.append(f"| {label} | {points if points is not None else '?':,} | {len(body) / 2**20:.2f} "
                         f"| {first_ms:.0f} | {statistics.median(times):.0f} | {p95:.0f} | {min(times):.0f} |")
             print(f"    {rows[-1]}", file=sys.stderr, flush=True)

@@ -17,14 +17,10 @@ from pathlib import Path
 
 import httpx
 from _server import served
+from _stats import percentile
 
 QUERIES = ["cat", "dog", "red car", "flower", "computer keyboard", "house", "airplane", "smiling face",
            "christmas tree", "musical instrument", "map of europe", "coffee cup", "bicycle", "sun", "fish"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 def timed(client: httpx.Client, n: int, make_request) -> list[float]:

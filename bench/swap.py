@@ -22,13 +22,9 @@ from collections import Counter
 from pathlib import Path
 
 from _server import free_port, served
+from _stats import percentile
 
 QUERIES = ["cat", "red car", "flower", "house", "christmas tree", "coffee cup", "bicycle", "fish"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 class Traffic:
