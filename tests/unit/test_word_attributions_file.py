@@ -77,3 +77,11 @@ def test_a_file_with_another_schema_or_nulls_is_refused(tmp_path):
     with pytest.raises((InvalidFieldError, pa.ArrowInvalid, ValueError)):
         write_text_attributions([{"space": "text", "id": None}], path)
     assert TEXT_ATTRIBUTIONS_SCHEMA.field("words").type.value_type.num_fields == 5
+
+
+@pytest.mark.parametrize("steps", [-1, 2.5, True])
+def test_attribution_steps_must_be_a_whole_number_of_steps(tmp_path, tiny_catalogue, steps):
+    from tests.conftest import build_tiny_bundle
+
+    with pytest.raises(ValueError, match="--attribution-steps: must be an integer >= 0"):
+        build_tiny_bundle(tmp_path, tiny_catalogue, attribution_steps=steps)
