@@ -61,7 +61,7 @@ class SearchService:
         self.holder = holder
         self.settings = settings or Settings()
         self._thumbnails: LRUCache[tuple[str, str, int], Thumbnail] = LRUCache(self.settings.thumbnail_cache_entries)
-        # (version, space, clustering, cluster) -> member rows, most central first: pages of one cluster sort once.
+        # (version, space, clustering, cluster) -> member rows in stored order: pages of one cluster gather once.
         self._members: LRUCache[tuple[str, str, str, int], np.ndarray] = LRUCache(self.settings.cluster_cache_entries)
         s = self.settings
         self._explain_pool = ExplainPool(s.explain_workers, s.explain_queue, s.explain_timeout_s)
@@ -232,7 +232,7 @@ class SearchService:
         """
         bundle = self.holder.get()
         sp = _map_space(bundle, space)
-        ids, coords, labels = sp.projections()
+        ids, coords, labels, _ = sp.projections()
         if method is None:
             if not coords:
                 raise NotFound("map of space", space)
@@ -285,7 +285,8 @@ class SearchService:
     def cluster_items(
         self, space: str, cluster: int, method: str | None = None, limit: int = 100, offset: int = 0
     ) -> ClusterItemsView:
-        """The items of one cluster, most central first (noise, cluster -1: in row order).
+        """The items of one cluster, most central first (noise, cluster -1: in row order), in
+        the order the build stored (member ranks), never re-ranked here.
 
         method None: the space's first clustering. An unknown cluster number (or a space
         without clusterings) is NotFound: the cluster is the resource asked for; a
@@ -298,7 +299,8 @@ class SearchService:
             raise InvalidArgument("limit", f"limit must be between 1 and {max_limit}, got {limit}")
         if offset < 0:
             raise InvalidArgument("offset", f"offset must be 0 or more, got {offset}")
-        labels = sp.projections().labels
+        maps = sp.projections()
+        labels = maps.labels
         if method is None:
             method = next(iter(labels), None)
             if method is None:
@@ -310,9 +312,12 @@ class SearchService:
         key = (bundle.version, space, method, cluster)
         members = self._members.get(key)
         if members is None:
-            from vitrina.indexer.maps import members_by_centrality
+            from vitrina.indexer.maps import cluster_members
 
-            members = members_by_centrality(sp.vectors, labels[method], cluster)
+            # The build's order, as stored: a server never re-ranks, so every replica on any
+            # processor pages the same way, and the first page starts with the representatives.
+            representatives = [sp.row_of[i] for i in summary.representative_ids if i in sp.row_of]
+            members = cluster_members(labels[method], cluster, maps.member_ranks.get(method), representatives)
             self._members.put(key, members)
         page = members[offset : offset + limit]
         return ClusterItemsView(

@@ -156,8 +156,9 @@ class Space:
             self.encoder(modality)
 
     def projections(self) -> SpaceProjections:
-        """(ids, {method: float32 [n, 2]}, {clustering: int32 [n], -1 noise}) of the space's map,
-        rows in this space's row order; all empty for versions built without maps."""
+        """(ids, {method: float32 [n, 2]}, {clustering: int32 [n], -1 noise}, {clustering: int32 [n]
+        member ranks}) of the space's map, rows in this space's row order; all empty for versions
+        built without maps (member ranks: for versions built before they were stored)."""
         return self._projections.get()
 
     def clusters(self) -> list[ClusterSummary]:
@@ -169,7 +170,7 @@ class Space:
 
         path = self.paths.projections(self.name)
         if not path.is_file():
-            return SpaceProjections([], {}, {})
+            return SpaceProjections([], {}, {}, {})
         maps = read_space_projections(path)
         # Callers index coordinates and labels by space row, so the orders must match.
         if maps.ids != self.ids:

@@ -15,6 +15,11 @@ Cluster numbers are 0.. in order of decreasing size (ties: the cluster holding t
 lower row first), so they are stable across runs with the same seed whatever
 numbering a method returns; -1 is noise.
 
+Each item's place in its cluster, most central first (`member_rank`), is computed once
+here and stored by the build beside the label (space_maps.py); representatives are the
+head of that order and the API pages through it as stored. Near-ties in centrality are
+broken by row (vitrina.training.metrics.ranking), so the order does not depend on the processor.
+
 The noise points get one row in clusters.parquet (cluster -1, named "noise", no
 keywords and no representatives) whenever there are any: the map's legend needs
 their count, and a row of its own keeps them out of every real cluster's numbers.
@@ -37,6 +42,7 @@ import pyarrow as pa
 
 from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
+from vitrina.training.metrics.ranking import score_key
 from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
@@ -52,7 +58,8 @@ __all__ = [
     "ctfidf_keywords",
     "knee_eps",
     "labels_table",
-    "members_by_centrality",
+    "check_member_ranks",
+    "cluster_members",
     "read_cluster_labels",
     "read_clusters",
     "write_cluster_labels",
@@ -149,7 +156,9 @@ class ClusterInfo:
 class Clustering:
     """The result of cluster_space.
 
-    labels: int32 [n], cluster per row, -1 for noise. clusters: clusters 0..m-1 (largest
+    labels: int32 [n], cluster per row, -1 for noise. member_rank: int32 [n], each row's
+    place in its cluster, 0 for the most central (noise: in row order), so a cluster's
+    members sorted by it are 0..size-1. clusters: clusters 0..m-1 (largest
     first), then the noise row when there is noise. params: the values actually used,
     defaults resolved (e.g. `eps` for dbscan, `k` for kmeans, `fit_items` = rows fitted,
     fewer than n when a sample was fitted). silhouette: score per k tried (kmeans, and
@@ -158,6 +167,7 @@ class Clustering:
 
     method: str
     labels: np.ndarray
+    member_rank: np.ndarray
     clusters: tuple[ClusterInfo, ...]
     params: Mapping[str, int | float]
     silhouette: Mapping[int, float]
@@ -239,8 +249,9 @@ def cluster_space(
         labels = _extend_labels(vectors, fit_rows, fit_labels, keep_noise=method in _DENSITY_METHODS)
     labels = _number_by_size(labels)
     used["fit_items"] = int(fitted.shape[0])
-    clusters = _describe(vectors, labels, texts, representatives)
-    return Clustering(method, labels, clusters, MappingProxyType(used), MappingProxyType(silhouette))
+    member_rank = _member_ranks(vectors, labels)
+    clusters = _describe(labels, member_rank, texts, representatives)
+    return Clustering(method, labels, member_rank, clusters, MappingProxyType(used), MappingProxyType(silhouette))
 
 
 # --- fitting -------------------------------------------------------------------------------
@@ -408,8 +419,8 @@ def _extend_labels(vectors: np.ndarray, fit_rows: np.ndarray, fit_labels: np.nda
     return labels
 
 
-def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster ids present (sorted, noise excluded) and each one's unit mean direction."""
+def _centroids(vectors: np.ndarray, labels: np.ndarray, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ids present (sorted, noise excluded) and each one's unit mean direction, as `dtype`."""
     member = labels >= 0
     ids = np.unique(labels[member])
     sums = np.zeros((len(ids), vectors.shape[1]), dtype=np.float64)
@@ -425,7 +436,7 @@ def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
             sums[np.searchsorted(ids, present)] += run_sums
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     # A cluster of exactly opposite vectors has no mean direction; any unit vector serves.
-    return ids, (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return ids, (sums / np.where(norms > 0, norms, 1.0)).astype(dtype, copy=False)
 
 
 def _number_by_size(labels: np.ndarray) -> np.ndarray:
@@ -444,20 +455,25 @@ def _number_by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def _describe(
-    vectors: np.ndarray, labels: np.ndarray, texts: list[str] | None, representatives: int
+    labels: np.ndarray, member_rank: np.ndarray, texts: list[str] | None, representatives: int
 ) -> tuple[ClusterInfo, ...]:
-    ids, centroids = _centroids(vectors, labels)
-    sizes = np.bincount(labels[labels >= 0], minlength=len(ids))
+    ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
     keywords = _cluster_keywords(labels, texts, len(ids))
+    # The representatives are the head of the stored order, so the API's first page of a
+    # cluster's items always starts with them.
+    head = np.flatnonzero((labels >= 0) & (member_rank < representatives))
+    head = head[np.lexsort((member_rank[head], labels[head]))]
+    starts = np.searchsorted(labels[head], ids)
+    stops = np.append(starts[1:], len(head))
     infos = [
         ClusterInfo(
             cluster=int(c),
-            size=int(sizes[c]),
+            size=int(size),
             name=", ".join(keywords[c]) if keywords[c] else f"cluster {c}",
             keywords=tuple(keywords[c]),
-            representatives=_medoids(vectors, labels, int(c), centroids[c], representatives),
+            representatives=tuple(int(r) for r in head[start:stop]),
         )
-        for c in ids
+        for c, size, start, stop in zip(ids, sizes, starts, stops)
     ]
     noise = int((labels == NOISE).sum())
     if noise:
@@ -465,38 +481,70 @@ def _describe(
     return tuple(infos)
 
 
-def _medoids(
-    vectors: np.ndarray, labels: np.ndarray, cluster: int, direction: np.ndarray, count: int
-) -> tuple[int, ...]:
-    """Members most similar to the cluster's mean direction, most central first (ties: lower row).
+def _member_ranks(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each row's place in its cluster, most similar to the cluster's mean direction first;
+    near-ties (vitrina.training.metrics.ranking) and noise by row.
 
     x . mean(members) is x's mean cosine similarity to all members, scaled by a constant,
-    so this ranks exactly as the medoid under cosine similarity does, in O(size * d)
-    rather than O(size^2 * d).
+    so the head of this order holds the medoids under cosine similarity, found in
+    O(size * d) rather than O(size^2 * d). Similarities are taken in float64 so that the
+    tie tolerance, not the rounding of one machine's kernels, decides the order.
     """
-    return tuple(int(r) for r in _by_centrality(vectors, labels, cluster, direction)[:count])
+    n = len(labels)
+    ids, centroids = _centroids(vectors, labels, dtype=np.float64)
+    sims = np.zeros(n, dtype=np.float64)
+    members = np.flatnonzero(labels >= 0)
+    for start in range(0, len(members), _BLOCK):
+        rows = members[start : start + _BLOCK]
+        own = centroids[np.searchsorted(ids, labels[rows])]
+        sims[rows] = np.einsum("ij,ij->i", vectors[rows].astype(np.float64), own)
+    order = np.lexsort((np.arange(n), -score_key(sims), labels))
+    return _ranks_within_groups(labels, order)
 
 
-def _by_centrality(vectors: np.ndarray, labels: np.ndarray, cluster: int, direction: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(labels == cluster)
-    sims = vectors[rows] @ direction
-    return rows[np.lexsort((rows, -sims))]
+def _ranks_within_groups(labels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """int32 ranks: order lists the rows grouped by label; each row's position within its group."""
+    grouped = labels[order]
+    rank = np.empty(len(labels), dtype=np.int32)
+    rank[order] = np.arange(len(labels)) - np.searchsorted(grouped, grouped)
+    return rank
 
 
-def members_by_centrality(vectors: np.ndarray, labels: np.ndarray, cluster: int) -> np.ndarray:
-    """Rows labelled `cluster`, most central first, ranked exactly as representatives are
-    (so a cluster's representatives are the head of this list); noise (-1) in row order.
+def cluster_members(
+    labels: np.ndarray,
+    cluster: int,
+    member_rank: np.ndarray | None,
+    representatives: Sequence[int] = (),
+) -> np.ndarray:
+    """Rows labelled `cluster`, most central first, as the build stored them (member_rank).
 
-    vectors: the L2-normalised float32 rows the labels were computed on.
+    Nothing is re-ranked here: a server answers in the order the bundle holds, whatever
+    machine built it. Bundles written before member ranks were stored (member_rank None)
+    list the stored `representatives` (rows) first and the other members in row order.
     """
     labels = np.asarray(labels)
-    if cluster == NOISE:
-        return np.flatnonzero(labels == NOISE)
-    # The same centroid code as the build's, so ties and rounding fall the same way.
-    ids, centroids = _centroids(vectors, np.where(labels == cluster, 0, NOISE))
-    if not len(ids):
-        return np.zeros(0, dtype=np.int64)
-    return _by_centrality(vectors, labels, cluster, centroids[0])
+    rows = np.flatnonzero(labels == cluster)
+    if member_rank is not None:
+        return rows[np.argsort(np.asarray(member_rank)[rows], kind="stable")]
+    head = np.asarray([r for r in representatives if labels[r] == cluster], dtype=np.int64)
+    return np.concatenate([head, np.setdiff1d(rows, head, assume_unique=True)])
+
+
+def check_member_ranks(labels: np.ndarray, member_rank: np.ndarray) -> str | None:
+    """None when every cluster's member ranks are 0..size-1 (what cluster_space writes);
+    otherwise what is wrong, for the reader's error."""
+    labels = np.asarray(labels)
+    member_rank = np.asarray(member_rank)
+    if member_rank.shape != labels.shape:
+        return f"has {member_rank.size} values for {labels.size} labels"
+    order = np.lexsort((member_rank, labels))
+    expected = _ranks_within_groups(labels, order)
+    wrong = np.flatnonzero(member_rank != expected)
+    if len(wrong):
+        row = int(wrong[0])
+        return (f"must number each cluster's members 0..size-1 once each; row {row} "
+                f"(cluster {int(labels[row])}) has {int(member_rank[row])}")
+    return None
 
 
 def _cluster_keywords(labels: np.ndarray, texts: list[str] | None, n_clusters: int) -> list[list[str]]:

@@ -4,8 +4,10 @@
                               parent=(parent_version, parent_paths))
 
 writes, for the space:
-- `projections.parquet`: id, <method>_x/_y per projection (see projections.py), and one
-  `cluster_<method>` int32 column per clustering (-1: noise), rows in embeddings.parquet order;
+- `projections.parquet`: id, <method>_x/_y per projection (see projections.py), and per
+  clustering a `cluster_<method>` int32 column (-1: noise) and a `member_rank_<method>` int32
+  column (the item's place in its cluster, 0 most central: the order the API pages through),
+  rows in embeddings.parquet order;
 - `clusters.parquet`: every clustering's clusters (names from the items' texts, c-TF-IDF);
 - `reducers/<method>.pkl`: the fitted UMAP / PCA model, to place new items later (place_new).
 
@@ -37,6 +39,7 @@ import pyarrow.parquet as pq
 from vitrina.indexer.maps.clusters import (
     CLUSTER_METHODS,
     Clustering,
+    check_member_ranks,
     cluster_space,
     clusters_table,
     write_clusters,
@@ -65,6 +68,7 @@ __all__ = [
     "DEFAULT_CLUSTERINGS",
     "DEFAULT_PROJECTIONS",
     "LABEL_PREFIX",
+    "RANK_PREFIX",
     "SpaceProjections",
     "build_space_maps",
     "check_map_methods",
@@ -80,6 +84,7 @@ log = logging.getLogger("vitrina.indexer")
 DEFAULT_PROJECTIONS: tuple[str, ...] = ("umap", "pca")
 DEFAULT_CLUSTERINGS: tuple[str, ...] = ("hdbscan", "kmeans")
 LABEL_PREFIX = "cluster_"
+RANK_PREFIX = "member_rank_"
 SEED = 0
 # Clusterings run on the vectors' first principal components: on 8k openclipart images at
 # 1280-d, HDBSCAN took 214 s and the silhouette search of KMeans 176 s on 2 cores; on 32
@@ -130,16 +135,28 @@ def check_map_update(update: str) -> None:
 
 
 class SpaceProjections(NamedTuple):
-    """A space's projections.parquet: ids (row order), {method: float32 [n, 2]}, {clustering: int32 [n]}."""
+    """A space's projections.parquet: ids (row order), {method: float32 [n, 2]}, {clustering: int32 [n]},
+    and {clustering: int32 [n]} member ranks (absent for versions built before they were stored)."""
 
     ids: list[str]
     coords: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
+    member_ranks: dict[str, np.ndarray]
 
 
-def maps_table(ids: Sequence[str], coords: dict[str, Projection | np.ndarray], labels: dict[str, np.ndarray]) -> pa.Table:
-    """projections_table plus one `cluster_<method>` int32 column per clustering."""
+def maps_table(
+    ids: Sequence[str],
+    coords: dict[str, Projection | np.ndarray],
+    labels: dict[str, np.ndarray],
+    member_ranks: dict[str, np.ndarray] | None = None,
+) -> pa.Table:
+    """projections_table plus a `cluster_<method>` int32 column per clustering and, for those
+    in member_ranks, a `member_rank_<method>` int32 column (see Clustering.member_rank)."""
     table = projections_table(ids, coords)
+    member_ranks = member_ranks or {}
+    for method in member_ranks:
+        if method not in labels:
+            raise InvalidFieldError("member_ranks", f"holds {method!r}, which has no labels")
     for method, values in labels.items():
         if method not in CLUSTER_METHODS:
             raise InvalidFieldError("labels", f"holds {method!r}; expected any of {', '.join(CLUSTER_METHODS)}")
@@ -147,36 +164,55 @@ def maps_table(ids: Sequence[str], coords: dict[str, Projection | np.ndarray], l
         if values.shape != (table.num_rows,):
             raise InvalidFieldError(method, f"has shape {values.shape}; pass one label per id ({table.num_rows})")
         table = table.append_column(pa.field(LABEL_PREFIX + method, pa.int32(), nullable=False), pa.array(values, pa.int32()))
+        if method in member_ranks:
+            problem = check_member_ranks(values, member_ranks[method])
+            if problem:
+                raise InvalidFieldError(RANK_PREFIX + method, problem)
+            table = table.append_column(pa.field(RANK_PREFIX + method, pa.int32(), nullable=False),
+                                        pa.array(np.asarray(member_ranks[method]), pa.int32()))
     return table
 
 
-def read_cluster_columns(path: str | Path) -> dict[str, np.ndarray]:
-    """{clustering: int32 labels} of the `cluster_<method>` columns of a projections.parquet, in file order."""
+def read_cluster_columns(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """({clustering: int32 labels}, {clustering: int32 member ranks}) of the `cluster_<method>`
+    and `member_rank_<method>` columns of a projections.parquet, in file order."""
     path = Path(path)
     schema = pq.read_schema(path)
-    columns = [name for name in schema.names if name.startswith(LABEL_PREFIX) and name[len(LABEL_PREFIX):] in CLUSTER_METHODS]
+    labels = _int_columns(path, schema, LABEL_PREFIX)
+    ranks = _int_columns(path, schema, RANK_PREFIX)
+    for name, values in labels.items():
+        if values.size and values.min() < -1:
+            raise InvalidFieldError(LABEL_PREFIX + name, f"must be >= -1 (noise), got {int(values.min())}", path)
+    for name, values in ranks.items():
+        problem = "has no cluster_ column beside it" if name not in labels else check_member_ranks(labels[name], values)
+        if problem:
+            raise InvalidFieldError(RANK_PREFIX + name, problem, path)
+    return labels, ranks
+
+
+def _int_columns(path: Path, schema: pa.Schema, prefix: str) -> dict[str, np.ndarray]:
+    """{method: int32 values} of the columns named prefix + a clustering method."""
+    columns = [name for name in schema.names if name.startswith(prefix) and name[len(prefix):] in CLUSTER_METHODS]
     for name in columns:
         if not pa.types.is_integer(schema.field(name).type):
             raise SchemaMismatchError(path, name, f"has type {schema.field(name).type}, expected int32")
     if not columns:
         return {}
     table = pq.read_table(path, columns=columns)
-    labels = {}
+    values = {}
     for name in columns:
         column = table.column(name)
         if column.null_count:
             raise InvalidFieldError(name, f"has {column.null_count} null values", path)
-        values = column.to_numpy().astype(np.int32)
-        if values.size and values.min() < -1:
-            raise InvalidFieldError(name, f"must be >= -1 (noise), got {int(values.min())}", path)
-        labels[name[len(LABEL_PREFIX):]] = values
-    return labels
+        values[name[len(prefix):]] = column.to_numpy().astype(np.int32)
+    return values
 
 
 def read_space_projections(path: str | Path) -> SpaceProjections:
-    """Coordinates and cluster labels of a projections.parquet written by build_space_maps."""
+    """Coordinates, cluster labels and member ranks of a projections.parquet written by build_space_maps."""
     ids, coords = read_projections(path)
-    return SpaceProjections(ids, coords, read_cluster_columns(path))
+    labels, ranks = read_cluster_columns(path)
+    return SpaceProjections(ids, coords, labels, ranks)
 
 
 def _trust_neighbours(n: int) -> int:
@@ -319,7 +355,8 @@ def build_space_maps(
                 "params": dict(clustering.params),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
-        write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()}), paths.projections(space))
+        write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()},
+                                     {m: c.member_rank for m, c in found.items()}), paths.projections(space))
         if found:
             write_clusters(pa.concat_tables([clusters_table(c, ids) for c in found.values()]), paths.clusters(space))
     else:

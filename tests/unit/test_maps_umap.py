@@ -51,7 +51,8 @@ def test_default_maps_are_written_and_reported(default_maps, space_name):
     first, _, _ = default_maps
     paths = first.paths
     assert pq.read_schema(paths.projections(space_name)).names == [
-        "id", "umap_x", "umap_y", "pca_x", "pca_y", "cluster_hdbscan", "cluster_kmeans"]
+        "id", "umap_x", "umap_y", "pca_x", "pca_y", "cluster_hdbscan", "member_rank_hdbscan", "cluster_kmeans",
+        "member_rank_kmeans"]
     for method in ("umap", "pca"):
         assert paths.reducer(space_name, method).is_file()
     maps = first.report["spaces"][space_name]["maps"]
@@ -65,7 +66,7 @@ def test_default_maps_are_written_and_reported(default_maps, space_name):
 
 def test_hdbscan_clusters_of_the_image_space_follow_the_category(default_maps):
     first, _, _ = default_maps
-    ids, coords, labels = read_space_projections(first.paths.projections("image"))
+    ids, coords, labels, _ = read_space_projections(first.paths.projections("image"))
     assert np.abs(coords["umap"]).max() <= 1.0
     truth = [item_id.split("-")[0] for item_id in ids]  # ids are <category>-<n>
     assert adjusted_rand_score(truth, labels["hdbscan"]) >= IMAGE_HDBSCAN_ARI_FLOOR

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from vitrina.training.metrics.evaluator import EvaluatorError
+from vitrina.training.metrics.ranking import TIE_TOLERANCE
 from vitrina.training.metrics.retrieval import (
     CrossModalRetrievalEvaluator,
     cross_modal_retrieval,
@@ -15,12 +16,18 @@ from vitrina.training.metrics.retrieval import (
 
 
 def _brute_force_ranks(queries, gallery, query_labels, gallery_labels):
-    """Sort each row, irrelevant items first among equal scores (ties count against)."""
+    """Sort each row, irrelevant items first among equal scores (ties count against).
+
+    The data must have no near-tie at the decision (an irrelevant item within 10 x
+    TIE_TOLERANCE of the best relevant one): there the metric's tolerance, not the sort,
+    decides, and this reference would depend on the last bits of the scores."""
     ranks = []
     for q, q_label in zip(queries, query_labels):
-        scores = gallery @ q
+        scores = gallery.astype(np.float64) @ q.astype(np.float64)
         relevant = [bool(np.any((np.atleast_1d(q_label) == np.atleast_1d(g)) & (np.atleast_1d(q_label) >= 0)))
                     for g in gallery_labels]
+        best = max(s for s, r in zip(scores, relevant) if r)
+        assert all(abs(s - best) > 10 * TIE_TOLERANCE for s, r in zip(scores, relevant) if not r)
         order = sorted(range(len(gallery)), key=lambda j: (-scores[j], relevant[j]))
         ranks.append(next(pos for pos, j in enumerate(order, start=1) if relevant[j]))
     return np.array(ranks)
@@ -59,6 +66,15 @@ def test_ties_count_against_the_query():
     assert ranks_from_similarity(query @ gallery.T, np.array([1]), np.arange(3))[0] == 2
     # Same picture label: the copy is a correct answer.
     assert ranks_from_similarity(query @ gallery.T, np.array([7]), np.array([7, 7, 2]))[0] == 1
+
+
+def test_near_ties_count_against_the_query_as_ties_do():
+    # A twin that scores a few ulps below the own item (as the same vector can at another
+    # position of a matrix product) is a tie; one TIE_TOLERANCE * 10 below is not.
+    sims = np.array([[0.8, 0.8 - 1e-7, 0.8 - 1e-5, 0.1]], dtype=np.float32)
+    assert ranks_from_similarity(sims, np.array([0]), np.arange(4))[0] == 2
+    assert ranks_from_similarity(sims[:, [0, 2, 3]], np.array([0]), np.arange(3))[0] == 1
+    assert 1e-7 < TIE_TOLERANCE < 1e-5
 
 
 def test_negative_labels_never_match():

@@ -65,9 +65,9 @@ def categories(bundle: Bundle, space) -> list[str]:
 def test_every_space_has_a_map_in_range_with_labels(tiny_bundle, space_name):
     space = tiny_bundle.spaces[space_name]
     path = tiny_bundle.paths.projections(space_name)
-    assert pq.read_schema(path).names == ["id", "pca_x", "pca_y", "cluster_kmeans"]
-    ids, coords, labels = space.projections()
-    assert ids == space.ids and list(coords) == ["pca"] and list(labels) == ["kmeans"]
+    assert pq.read_schema(path).names == ["id", "pca_x", "pca_y", "cluster_kmeans", "member_rank_kmeans"]
+    ids, coords, labels, ranks = space.projections()
+    assert ids == space.ids and list(coords) == ["pca"] and list(labels) == list(ranks) == ["kmeans"]
     pca = coords["pca"]
     assert pca.dtype == np.float32 and pca.shape == (60, 2)
     assert np.abs(pca).max() <= 1.0 and np.isclose(np.abs(pca).max(axis=0).max(), 1.0)
@@ -230,7 +230,7 @@ def test_spaces_too_small_for_a_method_skip_it_with_the_reason(tmp_path):
     assert report["skipped"] == {"pacmap": "pacmap needs at least 62 items, the space has 4",
                                  "hdbscan": "hdbscan needs at least 5 items, the space has 4"}
     assert report["projections"]["pca"]["trustworthiness_k"] == 1
-    assert pq.read_schema(paths.projections("text")).names == ["id", "pca_x", "pca_y", "cluster_kmeans"]
+    assert pq.read_schema(paths.projections("text")).names == ["id", "pca_x", "pca_y", "cluster_kmeans", "member_rank_kmeans"]
     two = build_space_maps(vectors[:2], ids[:2], [None, None], VersionPaths(tmp_path / "two"), "text", ("pca",), ("kmeans",))
     assert two["projections"] == {} and set(two["skipped"]) == {"pca", "kmeans"}
     assert not (tmp_path / "two").exists()
@@ -263,7 +263,7 @@ def test_versions_built_before_maps_open_with_empty_maps(bundle_copy):
         paths.projections(name).unlink()
         paths.clusters(name).unlink()
     bundle = open_bundle(root)
-    assert bundle.spaces["image"].projections() == ([], {}, {}) and bundle.spaces["image"].clusters() == []
+    assert bundle.spaces["image"].projections() == ([], {}, {}, {}) and bundle.spaces["image"].clusters() == []
     service = service_over(bundle)
     with pytest.raises(NotFound, match="map of space 'image' not found"):
         service.projection("image")
@@ -303,7 +303,7 @@ def service(tiny_bundle) -> SearchService:
 def test_projection_view_has_every_item_with_its_cluster(service, tiny_bundle):
     view = service.projection("image")
     space = tiny_bundle.spaces["image"]
-    ids, coords, labels = space.projections()
+    ids, coords, labels, _ = space.projections()
     assert (view.bundle_version, view.space, view.method, view.methods) == (tiny_bundle.version, "image", "pca", ["pca"])
     assert (view.clustering, view.clusterings) == ("kmeans", ["kmeans"])
     assert [p.id for p in view.points] == ids
@@ -364,7 +364,20 @@ def test_clusters_view_names_and_representatives(service, tiny_bundle):
     assert service.clusters("image", "kmeans") == view.model_copy(update={"method": "kmeans"})
 
 
-def test_cluster_items_page_through_the_members_most_central_first(service, tiny_bundle):
+def stored_order(space, method: str, cluster: int) -> list[str]:
+    """The cluster's ids sorted by the member ranks the build stored."""
+    _, _, labels, ranks = space.projections()
+    members = np.flatnonzero(labels[method] == cluster)
+    return [space.ids[r] for r in members[np.argsort(ranks[method][members])]]
+
+
+def listed_by_pages(service, space: str, cluster: int, size: int, limit: int = 3) -> list[str]:
+    pages = [service.cluster_items(space, cluster, limit=limit, offset=o) for o in range(0, size + limit, limit)]
+    assert pages[-1].items == [] and pages[1].offset == limit
+    return [item.id for page in pages for item in page.items]
+
+
+def test_cluster_items_page_through_the_stored_order_representatives_first(service, tiny_bundle):
     space = tiny_bundle.spaces["image"]
     labels = space.projections().labels["kmeans"]
     for summary in space.clusters():
@@ -372,7 +385,64 @@ def test_cluster_items_page_through_the_members_most_central_first(service, tiny
         pages = [service.cluster_items("image", summary.cluster, limit=3, offset=o) for o in range(0, summary.size + 3, 3)]
         listed = [item.id for page in pages for item in page.items]
         assert sorted(listed) == sorted(members) and len(listed) == summary.size
+        # Exactly the build's order: the server re-ranks nothing, so no processor can reorder it.
+        assert listed == stored_order(space, "kmeans", summary.cluster)
         assert listed[: len(summary.representative_ids)] == list(summary.representative_ids)
         assert {(p.total, p.name, p.method, p.cluster) for p in pages} == {
             (summary.size, summary.name, "kmeans", summary.cluster)}
         assert pages[-1].items == [] and pages[1].offset == 3
+
+
+def _rewrite_member_ranks(path, method: str, ranks: np.ndarray | None) -> None:
+    """projections.parquet with its member_rank_<method> column replaced (None: removed)."""
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    column = table.schema.get_field_index(f"member_rank_{method}")
+    table = table.remove_column(column)
+    if ranks is not None:
+        table = table.add_column(column, f"member_rank_{method}", pa.array(ranks, pa.int32()))
+    pq.write_table(table, path)
+
+
+def test_the_server_serves_whatever_order_the_bundle_stores(bundle_copy):
+    root, paths = bundle_copy
+    space = open_bundle(root).spaces["image"]
+    _, _, labels, ranks = space.projections()
+    sizes = np.bincount(labels["kmeans"])
+    # The least central member first: a server that re-ranked would not follow.
+    _rewrite_member_ranks(paths.projections("image"), "kmeans", sizes[labels["kmeans"]] - 1 - ranks["kmeans"])
+    bundle = open_bundle(root)
+    service = service_over(bundle)
+    for summary in bundle.spaces["image"].clusters():
+        expected = stored_order(space, "kmeans", summary.cluster)[::-1]
+        assert listed_by_pages(service, "image", summary.cluster, summary.size) == expected
+
+
+def test_versions_built_before_member_ranks_list_the_representatives_then_row_order(bundle_copy):
+    root, paths = bundle_copy
+    _rewrite_member_ranks(paths.projections("image"), "kmeans", None)
+    bundle = open_bundle(root)
+    space = bundle.spaces["image"]
+    assert space.projections().member_ranks == {} and list(space.projections().labels) == ["kmeans"]
+    service = service_over(bundle)
+    labels = space.projections().labels["kmeans"]
+    for summary in space.clusters():
+        head = list(summary.representative_ids)
+        rest = [i for i, label in zip(space.ids, labels) if label == summary.cluster and i not in head]
+        assert listed_by_pages(service, "image", summary.cluster, summary.size) == head + rest
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda r, labels: np.where(r == 1, 0, r), "row .* has 0"),  # two members ranked 0
+    (lambda r, labels: r + 1, "0..size-1"),                      # no member ranked 0
+    (lambda r, labels: -r, "0..size-1"),
+])
+def test_member_ranks_that_are_not_an_order_are_refused_naming_the_column(bundle_copy, change, match):
+    root, paths = bundle_copy
+    space = open_bundle(root).spaces["image"]
+    _, _, labels, ranks = space.projections()
+    _rewrite_member_ranks(paths.projections("image"), "kmeans", change(ranks["kmeans"], labels["kmeans"]))
+    with pytest.raises(InvalidFieldError, match=match) as err:
+        open_bundle(root).spaces["image"].projections()
+    assert err.value.field == "member_rank_kmeans" and err.value.path == str(paths.projections("image"))

@@ -7,8 +7,11 @@ which makes a match (e.g. "same picture" or "same text", for collections with
 duplicates); a negative label never matches.
 
 A query's rank is 1 + the number of *irrelevant* gallery items scoring at least as
-high as its best relevant one. Ties count against the query, so a gallery full of
-identical vectors never looks good by accident of sort order.
+high as its best relevant one, less TIE_TOLERANCE. Ties count against the query, so a
+gallery full of identical vectors never looks good by accident of sort order, and
+near-ties count as ties: two identical vectors score a few ulps apart depending on
+where they sit in the matrix product and on the machine's kernels, and a rank must
+not depend on that.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vitrina.training.metrics.evaluator import Evaluator, EvaluatorError, prefix_metrics
+from vitrina.training.metrics.ranking import TIE_TOLERANCE
 
 DEFAULT_KS = (1, 5, 10)
 
@@ -31,7 +35,7 @@ def ranks_from_similarity(similarity: np.ndarray, query_labels: np.ndarray, gall
     if len(without_answer):
         raise EvaluatorError("gallery_labels", f"{len(without_answer)} queries (first: row {without_answer[0]}) have no relevant gallery item")
     best = np.where(relevant, similarity, -np.inf).max(axis=1)
-    return 1 + ((similarity >= best[:, None]) & ~relevant).sum(axis=1).astype(np.int64)
+    return 1 + ((similarity >= best[:, None] - TIE_TOLERANCE) & ~relevant).sum(axis=1).astype(np.int64)
 
 
 def relevance(query_labels: np.ndarray, gallery_labels: np.ndarray) -> np.ndarray:
