@@ -10,7 +10,7 @@ import numpy as np
 
 from vitrina.indexer.index import _validate
 from vitrina.indexer.index._faiss_params import TUNABLE, inner_index, apply_to_index, index_kind, search_parameters
-from vitrina.indexer.index.exact import exact_search
+from vitrina.indexer.index.exact import exact_search, settle_ties
 from vitrina.indexer.index.gpu import maybe_to_gpu
 from vitrina.schemas.manifest import IndexInfo
 
@@ -80,7 +80,8 @@ class VectorIndex:
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows per query: (scores float32 [m, k], rows int64 [m, k]), best first.
+        """Top-k rows per query: (scores float32 [m, k], rows int64 [m, k]), best first, near-ties
+        by row (exact.settle_ties: with the index's vectors, scores are exact float64 ones).
 
         `allowed` is a boolean mask over rows; only allowed rows are returned.
         Whenever at least k rows are allowed, exactly k are returned; otherwise
@@ -117,7 +118,25 @@ class VectorIndex:
         scores, rows = self.index.search(queries, k, params=params)
         # FAISS pads missing results with id -1 and -FLT_MAX; make the padding unambiguous.
         scores[rows < 0] = -np.inf
-        return scores, rows
+        # FAISS orders near-ties by its own float32 bits, which differ between processors.
+        return self._settled(queries, scores, rows)
+
+    def _settled(self, queries: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """settle_ties over the stored vectors, or over the hits' rows reconstructed from the
+        index, so an index loaded without its vectors answers the same."""
+        if self.vectors is not None:
+            return settle_ties(self.vectors, queries, scores, rows)
+        picked = np.unique(rows[rows >= 0])
+        try:
+            gathered = self._reconstruct(picked) if len(picked) else None
+        except RuntimeError:  # an index type that cannot reconstruct: order its own scores
+            gathered = None
+        if gathered is None:
+            return settle_ties(None, queries, scores, rows)
+        # Local rows keep the global rows' order, so ties still fall by row.
+        local = np.where(rows >= 0, np.searchsorted(picked, np.maximum(rows, 0)), -1)
+        scores, local = settle_ties(gathered, queries, scores, local)
+        return scores, np.where(local >= 0, picked[np.maximum(local, 0)], -1)
 
     def _exact_subset(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         subset = np.flatnonzero(allowed)
