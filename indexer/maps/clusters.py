@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.training.metrics.ranking import score_key
+from vitrina.training.metrics.ranking import tie_broken_order
 from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
@@ -498,8 +498,7 @@ def _member_ranks(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
         rows = members[start : start + _BLOCK]
         own = centroids[np.searchsorted(ids, labels[rows])]
         sims[rows] = np.einsum("ij,ij->i", vectors[rows].astype(np.float64), own)
-    order = np.lexsort((np.arange(n), -score_key(sims), labels))
-    return _ranks_within_groups(labels, order)
+    return _ranks_within_groups(labels, tie_broken_order(sims, np.arange(n), groups=labels))
 
 
 def _ranks_within_groups(labels: np.ndarray, order: np.ndarray) -> np.ndarray:

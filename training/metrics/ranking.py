@@ -5,38 +5,50 @@ kernel or thread count to another (fused multiply-adds, blocking, summation orde
 two identical vectors can score differently at different positions of one matrix product.
 Sorting on the raw score lets those bits decide the order of near-ties, so a bundle built
 on one machine would list a cluster's members, or an item's neighbours, in another order
-than one built elsewhere. Every stored ranking sorts instead on the score rounded to a grid
-of TIE_TOLERANCE, and then on the row: scores in the same step are a tie, and the lower row
-comes first. Scores are rounded in float64, so the grid, not the arithmetic, sets how close
-counts as tied; callers that can should compute the scores in float64 too, which leaves a
-flip only where a score falls within ~1e-15 of a step's edge.
+than one built elsewhere.
+
+Every stored ranking therefore sorts by score, treats a run of scores whose consecutive
+gaps are at most TIE_TOLERANCE as one tie, and orders each tie by row. Chaining gaps,
+rather than rounding scores to a grid, keeps twins together wherever their common score
+falls: a grid splits two scores 1e-9 apart whenever a step's edge lies between them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TIE_TOLERANCE", "score_key", "tie_broken_order"]
+__all__ = ["TIE_TOLERANCE", "tie_broken_order"]
 
-# Cosine similarities of L2-normalised float32 vectors carry ~1e-7 of rounding; a step ten
+# Cosine similarities of L2-normalised float32 vectors carry ~1e-7 of rounding; a gap ten
 # times that is well above it and far below any difference a user could see in a result.
 TIE_TOLERANCE = 1e-6
 
 
-def score_key(scores: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
-    """Scores as float64 multiples of `tolerance` (rounded): equal keys are ties.
-
-    -inf (padding) stays -inf, so it sorts after every real score."""
+def tie_broken_order(
+    scores: np.ndarray,
+    rows: np.ndarray,
+    tolerance: float = TIE_TOLERANCE,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices that sort along the last axis: best score first, and within a tie (consecutive
+    scores at most `tolerance` apart) by ascending row. With `groups` (same shape), items are
+    ordered by group first and ranked within their group. -inf (padding) sorts last.
+    Works on 1-D arrays and on [m, k] blocks, one ranking per row of the block."""
     if not tolerance > 0:
         raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.rint(np.asarray(scores, dtype=np.float64) / tolerance)
-
-
-def tie_broken_order(scores: np.ndarray, rows: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
-    """Indices that sort (scores, rows) along the last axis: best score first, scores within
-    the same `tolerance` step by ascending row. Works on 1-D arrays and on [m, k] blocks."""
-    scores = np.asarray(scores)
+    scores = np.asarray(scores, dtype=np.float64)
     rows = np.asarray(rows)
-    if scores.shape != rows.shape:
-        raise ValueError(f"scores {scores.shape} and rows {rows.shape} must have the same shape")
-    return np.lexsort((rows, -score_key(scores, tolerance)), axis=-1)
+    if scores.shape != rows.shape or (groups is not None and np.shape(groups) != scores.shape):
+        raise ValueError(f"scores {scores.shape}, rows {rows.shape} and groups must have the same shape")
+    keys = (rows, -scores) if groups is None else (rows, -scores, np.asarray(groups))
+    first = np.lexsort(keys, axis=-1)
+    if scores.shape[-1] < 2:
+        return first
+    ranked = np.take_along_axis(scores, first, axis=-1)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: padding beside padding is one tie
+        starts = ranked[..., :-1] - ranked[..., 1:] > tolerance
+    if groups is not None:
+        grouped = np.take_along_axis(np.asarray(groups), first, axis=-1)
+        starts |= grouped[..., :-1] != grouped[..., 1:]
+    tie = np.concatenate([np.zeros_like(starts[..., :1], dtype=np.int64), np.cumsum(starts, axis=-1)], axis=-1)
+    second = np.lexsort((np.take_along_axis(rows, first, axis=-1), tie), axis=-1)
+    return np.take_along_axis(first, second, axis=-1)
