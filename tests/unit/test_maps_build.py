@@ -21,6 +21,7 @@ from vitrina.indexer.maps import (
     write_neighbours,
 )
 from vitrina.search_api import BundleHolder, SearchService
+from vitrina.training.metrics.ranking import TIE_TOLERANCE, tie_broken_order
 
 K = 20  # BuildOptions.neighbours_k's default
 SPACES = ["image", "text"]
@@ -37,29 +38,35 @@ def service_over(bundle: Bundle) -> SearchService:
 
 
 def exact_scores(space) -> np.ndarray:
-    """Cosine similarity of every pair of items in the space, an item to itself -inf."""
-    scores = space.vectors @ space.vectors.T
+    """Cosine similarity of every pair of items in the space (float64), an item to itself -inf."""
+    vectors = space.vectors.astype(np.float64)
+    scores = vectors @ vectors.T
     np.fill_diagonal(scores, -np.inf)
     return scores
 
 
-def assert_same_up_to_ties(got_ids, got_scores, want_ids, want_scores) -> int:
-    """The same ranking, except that items with tied scores may come in any order among themselves.
+def assert_same_up_to_ties(got_ids, got_scores, want_ids, want_scores, row_of=None) -> int:
+    """The same ranking, tied items ordered by row on both sides; only which items of the last
+    tied group make the cut at k may differ.
 
-    The tiny fixture is full of exact ties (identical colour histograms, texts hashing alike),
-    and a batched search may order a tie differently from a single one. Groups of tied scores
-    that end before the last position are complete, so they must hold the same items; the
-    last group may be cut by k, and which of its items make the cut is arbitrary.
-    Returns how many positions were compared by id, so callers can check the test bites.
+    The tiny fixture is full of exact ties (identical colour histograms, texts hashing alike).
+    Every ranking orders a tie (scores within TIE_TOLERANCE) by row, so complete tied groups
+    must be equal lists; the last group may be cut by k, and which of its items a search
+    fetched before ordering them is the index's call. row_of: id -> space row, to check that
+    each group of `got` is in row order. Returns how many positions were compared by id,
+    so callers can check the test bites.
     """
     got_scores, want_scores = np.asarray(got_scores), np.asarray(want_scores)
     np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
     assert len(got_ids) == len(want_ids)
     compared, start = 0, 0
     for stop in range(1, len(got_ids) + 1):
-        if stop == len(got_ids) or got_scores[stop] < got_scores[stop - 1] - 1e-5:
-            if stop < len(got_ids) and got_scores[-1] < got_scores[start] - 1e-5:
-                assert set(got_ids[start:stop]) == set(want_ids[start:stop]), (start, stop)
+        if stop == len(got_ids) or got_scores[stop] < got_scores[stop - 1] - TIE_TOLERANCE:
+            if row_of is not None:
+                rows = [row_of[i] for i in got_ids[start:stop]]
+                assert rows == sorted(rows), (start, stop, got_ids[start:stop])
+            if stop < len(got_ids) and got_scores[-1] < got_scores[start] - TIE_TOLERANCE:
+                assert got_ids[start:stop] == want_ids[start:stop], (start, stop)
                 compared += stop - start
             start = stop
     return compared
@@ -93,9 +100,10 @@ def test_neighbours_file_equals_exact_search_for_every_item(tiny_bundle, space_n
     # Every listed item really has the score stored for it ...
     np.testing.assert_allclose(np.take_along_axis(scores, table.rows, axis=1), table.scores, atol=1e-5)
     # ... and the list is the exact top k, up to the order of tied items.
-    expected = np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    expected = tie_broken_order(scores, np.broadcast_to(np.arange(len(space.ids)), scores.shape))[:, :K]
+    row_of = {row: row for row in range(len(space.ids))}
     compared = sum(
-        assert_same_up_to_ties(table.rows[i].tolist(), table.scores[i], expected[i].tolist(), best[i, :K])
+        assert_same_up_to_ties(table.rows[i].tolist(), table.scores[i], expected[i].tolist(), best[i, :K], row_of)
         for i in range(len(space.ids))
     )
     assert compared >= 0.3 * table.rows.size
@@ -245,7 +253,7 @@ def test_answer_from_the_table_equals_the_live_search(precomputed, live, space_n
     assert [h.rank for h in got.hits] == [h.rank for h in want.hits] == list(range(1, k + 1))
     np.testing.assert_allclose([h.score for h in got.hits], [h.score for h in want.hits], atol=1e-5)
     assert_same_up_to_ties([h.id for h in got.hits], [h.score for h in got.hits],
-                           [h.id for h in want.hits], [h.score for h in want.hits])
+                           [h.id for h in want.hits], [h.score for h in want.hits], space.row_of)
     # The last tied group may be cut anywhere; each item in it must still really have its score.
     scores = exact_scores(space)
     row = space.row_of[item_id]
@@ -266,7 +274,8 @@ def test_the_tie_tolerant_comparison_still_compares_most_ids(precomputed, live):
         for item_id in precomputed.spaces[space_name].ids:
             got, want = service.neighbours(item_id, space_name, 10), live.neighbours(item_id, space_name, 10)
             compared += assert_same_up_to_ties([h.id for h in got.hits], [h.score for h in got.hits],
-                                               [h.id for h in want.hits], [h.score for h in want.hits])
+                                               [h.id for h in want.hits], [h.score for h in want.hits],
+                                               precomputed.spaces[space_name].row_of)
             total += 10
     assert compared >= 0.3 * total
 
@@ -291,6 +300,6 @@ def test_filters_and_large_k_use_the_live_search(precomputed, live, monkeypatch,
     want = live.neighbours("animals-00", "image", **kwargs)
     assert len(got.hits) == len(want.hits) == kwargs["k"]
     assert_same_up_to_ties([h.id for h in got.hits], [h.score for h in got.hits],
-                           [h.id for h in want.hits], [h.score for h in want.hits])
+                           [h.id for h in want.hits], [h.score for h in want.hits], space.row_of)
     if kwargs.get("filter") == {"category": "plants"}:
         assert {h.metadata["category"] for h in got.hits} == {"plants"}
