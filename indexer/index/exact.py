@@ -84,12 +84,12 @@ def settle_ties(
     """
     present = rows >= 0
     if vectors is not None:
-        exact = np.full(rows.shape, -np.inf)
+        safe = np.where(present, rows, 0)
+        exact = np.empty(rows.shape)
         for q0 in range(0, len(rows), RESCORE_BLOCK):
             block = slice(q0, q0 + RESCORE_BLOCK)
-            hits = vectors[np.where(present[block], rows[block], 0)]
             # einsum casts while it sums: three times faster than casting the gathered rows first.
-            exact[block] = np.einsum("qkd,qd->qk", hits, queries[block], dtype=np.float64, casting="safe")
+            exact[block] = np.einsum("qkd,qd->qk", vectors[safe[block]], queries[block], dtype=np.float64, casting="safe")
         scores = np.where(present, exact, -np.inf)
     order = tie_broken_order(scores, np.where(present, rows, np.iinfo(np.int64).max))
     return np.take_along_axis(scores, order, axis=1).astype(np.float32), np.take_along_axis(rows, order, axis=1)

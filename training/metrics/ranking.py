@@ -21,6 +21,8 @@ __all__ = ["TIE_TOLERANCE", "tie_broken_order"]
 # Cosine similarities of L2-normalised float32 vectors carry ~1e-7 of rounding; a gap ten
 # times that is well above it and far below any difference a user could see in a result.
 TIE_TOLERANCE = 1e-6
+# Stands in for -inf when taking gaps: far below any similarity, and finite.
+_FLOOR = 1e300
 
 
 def tie_broken_order(
@@ -43,12 +45,15 @@ def tie_broken_order(
     first = np.lexsort(keys, axis=-1)
     if scores.shape[-1] < 2:
         return first
-    ranked = np.take_along_axis(scores, first, axis=-1)
-    with np.errstate(invalid="ignore"):  # -inf - -inf: padding beside padding is one tie
-        starts = ranked[..., :-1] - ranked[..., 1:] > tolerance
+    ranked = scores[first] if scores.ndim == 1 else np.take_along_axis(scores, first, axis=-1)
+    # Padding (-inf) beside padding then differs by 0, not NaN: one tie, by row.
+    ranked = np.maximum(ranked, -_FLOOR)
+    starts = ranked[..., :-1] - ranked[..., 1:] > tolerance
     if groups is not None:
         grouped = np.take_along_axis(np.asarray(groups), first, axis=-1)
         starts |= grouped[..., :-1] != grouped[..., 1:]
+    if starts.all():  # no near-ties: the plain sort stands (most searches, and it is cheap)
+        return first
     tie = np.concatenate([np.zeros_like(starts[..., :1], dtype=np.int64), np.cumsum(starts, axis=-1)], axis=-1)
     second = np.lexsort((np.take_along_axis(rows, first, axis=-1), tie), axis=-1)
     return np.take_along_axis(first, second, axis=-1)

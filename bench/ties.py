@@ -1,0 +1,90 @@
+"""What settling near-ties costs a search: VectorIndex.search with and without settle_ties.
+
+    .venv/bin/python bench/ties.py --n 100000 --dims 384,1280 --queries 2000
+
+Every search rescores its hits in float64 from the stored vectors and orders near-ties by row
+(indexer/index/exact.py::settle_ties), so the order does not depend on the processor. This
+times the same index both ways, interleaved in one process (the machine is shared and noisy;
+the ratio measured side by side is the figure to read): one query at a time (a server's
+request, k = 10) and batches of 4,096 with k = 21 (what compute_neighbourhoods asks when
+precomputing k = 20 neighbours), on ClusteredSphere data with Flat and HNSW32 indexes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._stats import percentile  # noqa: E402
+
+BATCH = 4096
+
+
+def _timed(search, queries: np.ndarray, k: int, batch: int) -> list[float]:
+    """Seconds per call of search over `queries` in slices of `batch` rows."""
+    times = []
+    for start in range(0, len(queries), batch):
+        t = time.perf_counter()
+        search(queries[start : start + batch], k)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bench(n: int, dim: int, n_queries: int, spec: str, seed: int) -> list[str]:
+    from vitrina.indexer.index import build_index
+    from vitrina.indexer.index import vector_index as module
+    from vitrina.indexer.index.synthetic import ClusteredSphere
+
+    mixture = ClusteredSphere(dim, n_clusters=max(8, n // 1000), seed=seed)
+    vectors = mixture.sample(n, seed=seed + 1)
+    queries = mixture.sample(n_queries, seed=seed + 2)
+    index, _ = build_index(vectors, spec=spec, target_recall=0.95)
+    settle = module.settle_ties
+
+    def unsettled(vectors_, queries_, scores, rows):
+        return scores, rows
+
+    rows = []
+    for label, k, batch in (("one query, k=10", 10, 1), (f"batch {BATCH}, k=21", 21, BATCH)):
+        reps = 1 if batch == 1 else max(1, 3 * BATCH // n_queries)
+        on: list[float] = []
+        off: list[float] = []
+        for _ in range(reps):  # interleaved, so load drifts hit both alike
+            for variant, out in ((settle, on), (unsettled, off)):
+                module.settle_ties = variant
+                out += _timed(index.search, queries, k, batch)
+        module.settle_ties = settle
+        per_query_on = sum(on) / (len(on) * min(batch, n_queries))
+        per_query_off = sum(off) / (len(off) * min(batch, n_queries))
+        rows.append(
+            f"| {n:,} x {dim} | {spec} | {label} | {percentile(off, 0.5) * 1e3:.3f} / {percentile(off, 0.99) * 1e3:.3f} "
+            f"| {percentile(on, 0.5) * 1e3:.3f} / {percentile(on, 0.99) * 1e3:.3f} "
+            f"| {1 / per_query_off:,.0f} | {1 / per_query_on:,.0f} | {per_query_on / per_query_off:.2f} |"
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="vectors in the index")
+    parser.add_argument("--dims", default="384,1280", help="comma-separated dimensions")
+    parser.add_argument("--queries", type=int, default=2000, help="held-out queries")
+    parser.add_argument("--specs", default="Flat,HNSW32", help="comma-separated FAISS factory strings")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print("| vectors | index | calls | raw p50 / p99 ms | settled p50 / p99 ms | raw queries/s | settled queries/s "
+          "| time ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for dim in (int(d) for d in args.dims.split(",")):
+        for spec in args.specs.split(","):
+            for row in bench(args.n, dim, args.queries, spec, args.seed):
+                print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
