@@ -5,8 +5,8 @@
 Every search rescores its hits in float64 from the stored vectors and orders near-ties by row
 (indexer/index/exact.py::settle_ties), so the order does not depend on the processor. This
 times the same index both ways, interleaved in one process (the machine is shared and noisy;
-the ratio measured side by side is the figure to read): one query at a time (a server's
-request, k = 10) and batches of 4,096 with k = 21 (what compute_neighbourhoods asks when
+the ratio measured side by side is the figure to read): one query at a time on one OpenMP
+thread (a server's request, k = 10) and batches of 4,096 with k = 21 (what compute_neighbourhoods asks when
 precomputing k = 20 neighbours), on ClusteredSphere data with Flat and HNSW32 indexes.
 """
 from __future__ import annotations
@@ -49,8 +49,14 @@ def bench(n: int, dim: int, n_queries: int, spec: str, seed: int) -> list[str]:
     def unsettled(vectors_, queries_, scores, rows):
         return scores, rows
 
+    import faiss
+
     rows = []
+    threads = faiss.omp_get_max_threads()
     for label, k, batch in (("one query, k=10", 10, 1), (f"batch {BATCH}, k=21", 21, BATCH)):
+        # One OpenMP thread for single queries, as bench/search.py: a server's parallelism comes
+        # from concurrent requests, and fork/join around one small query costs more than it saves.
+        faiss.omp_set_num_threads(1 if batch == 1 else threads)
         reps = 1 if batch == 1 else max(1, 3 * BATCH // n_queries)
         on: list[float] = []
         off: list[float] = []

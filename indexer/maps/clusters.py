@@ -17,8 +17,7 @@ numbering a method returns; -1 is noise.
 
 Each item's place in its cluster, most central first (`member_rank`), is computed once
 here and stored by the build beside the label (space_maps.py); representatives are the
-head of that order and the API pages through it as stored. Near-ties in centrality are
-broken by row (vitrina.training.metrics.ranking), so the order does not depend on the processor.
+head of that order and the API pages through it as stored (cluster_order.py).
 
 The noise points get one row in clusters.parquet (cluster -1, named "noise", no
 keywords and no representatives) whenever there are any: the map's legend needs
@@ -41,8 +40,8 @@ import numpy as np
 import pyarrow as pa
 
 from vitrina.indexer.maps._files import read_checked, write_checked
+from vitrina.indexer.maps.cluster_order import member_ranks
 from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.training.metrics.ranking import tie_broken_order
 from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
@@ -58,8 +57,6 @@ __all__ = [
     "ctfidf_keywords",
     "knee_eps",
     "labels_table",
-    "check_member_ranks",
-    "cluster_members",
     "read_cluster_labels",
     "read_clusters",
     "write_cluster_labels",
@@ -249,7 +246,8 @@ def cluster_space(
         labels = _extend_labels(vectors, fit_rows, fit_labels, keep_noise=method in _DENSITY_METHODS)
     labels = _number_by_size(labels)
     used["fit_items"] = int(fitted.shape[0])
-    member_rank = _member_ranks(vectors, labels)
+    ids, centroids = _centroids(vectors, labels, dtype=np.float64)
+    member_rank = member_ranks(vectors, labels, ids, centroids)
     clusters = _describe(labels, member_rank, texts, representatives)
     return Clustering(method, labels, member_rank, clusters, MappingProxyType(used), MappingProxyType(silhouette))
 
@@ -479,71 +477,6 @@ def _describe(
     if noise:
         infos.append(ClusterInfo(NOISE, noise, NOISE_NAME, (), ()))
     return tuple(infos)
-
-
-def _member_ranks(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each row's place in its cluster, most similar to the cluster's mean direction first;
-    near-ties (vitrina.training.metrics.ranking) and noise by row.
-
-    x . mean(members) is x's mean cosine similarity to all members, scaled by a constant,
-    so the head of this order holds the medoids under cosine similarity, found in
-    O(size * d) rather than O(size^2 * d). Similarities are taken in float64 so that the
-    tie tolerance, not the rounding of one machine's kernels, decides the order.
-    """
-    n = len(labels)
-    ids, centroids = _centroids(vectors, labels, dtype=np.float64)
-    sims = np.zeros(n, dtype=np.float64)
-    members = np.flatnonzero(labels >= 0)
-    for start in range(0, len(members), _BLOCK):
-        rows = members[start : start + _BLOCK]
-        own = centroids[np.searchsorted(ids, labels[rows])]
-        sims[rows] = np.einsum("ij,ij->i", vectors[rows].astype(np.float64), own)
-    return _ranks_within_groups(labels, tie_broken_order(sims, np.arange(n), groups=labels))
-
-
-def _ranks_within_groups(labels: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """int32 ranks: order lists the rows grouped by label; each row's position within its group."""
-    grouped = labels[order]
-    rank = np.empty(len(labels), dtype=np.int32)
-    rank[order] = np.arange(len(labels)) - np.searchsorted(grouped, grouped)
-    return rank
-
-
-def cluster_members(
-    labels: np.ndarray,
-    cluster: int,
-    member_rank: np.ndarray | None,
-    representatives: Sequence[int] = (),
-) -> np.ndarray:
-    """Rows labelled `cluster`, most central first, as the build stored them (member_rank).
-
-    Nothing is re-ranked here: a server answers in the order the bundle holds, whatever
-    machine built it. Bundles written before member ranks were stored (member_rank None)
-    list the stored `representatives` (rows) first and the other members in row order.
-    """
-    labels = np.asarray(labels)
-    rows = np.flatnonzero(labels == cluster)
-    if member_rank is not None:
-        return rows[np.argsort(np.asarray(member_rank)[rows], kind="stable")]
-    head = np.asarray([r for r in representatives if labels[r] == cluster], dtype=np.int64)
-    return np.concatenate([head, np.setdiff1d(rows, head, assume_unique=True)])
-
-
-def check_member_ranks(labels: np.ndarray, member_rank: np.ndarray) -> str | None:
-    """None when every cluster's member ranks are 0..size-1 (what cluster_space writes);
-    otherwise what is wrong, for the reader's error."""
-    labels = np.asarray(labels)
-    member_rank = np.asarray(member_rank)
-    if member_rank.shape != labels.shape:
-        return f"has {member_rank.size} values for {labels.size} labels"
-    order = np.lexsort((member_rank, labels))
-    expected = _ranks_within_groups(labels, order)
-    wrong = np.flatnonzero(member_rank != expected)
-    if len(wrong):
-        row = int(wrong[0])
-        return (f"must number each cluster's members 0..size-1 once each; row {row} "
-                f"(cluster {int(labels[row])}) has {int(member_rank[row])}")
-    return None
 
 
 def _cluster_keywords(labels: np.ndarray, texts: list[str] | None, n_clusters: int) -> list[list[str]]:

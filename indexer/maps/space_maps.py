@@ -36,10 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vitrina.indexer.maps.cluster_order import check_member_ranks
 from vitrina.indexer.maps.clusters import (
     CLUSTER_METHODS,
     Clustering,
-    check_member_ranks,
     cluster_space,
     clusters_table,
     write_clusters,
