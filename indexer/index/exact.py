@@ -11,11 +11,14 @@ import numpy as np
 from vitrina.indexer.index import _validate
 from vitrina.training.metrics.ranking import tie_broken_order
 
-__all__ = ["exact_search", "settle_ties"]
+__all__ = ["CUT_SLACK", "exact_search", "settle_ties"]
 
 # One score block is QUERY_BLOCK x ROW_BLOCK float32 (32 MB) plus argpartition's int64 twin.
 QUERY_BLOCK = 256
 ROW_BLOCK = 32_768
+# Hits fetched past the k-th, so that a near-tie straddling the cut falls by row like any
+# other (unless it has more members than this).
+CUT_SLACK = 8
 # Queries per block when rescoring hits: the gathered rows of 256 queries x 21 hits x 1280-d
 # take 28 MB.
 RESCORE_BLOCK = 256
@@ -37,15 +40,16 @@ def exact_search(
     vectors = _validate.matrix("vectors", vectors)
     queries = _validate.matrix("queries", queries, dim=vectors.shape[1])
     k = _validate.positive_int("k", k)
+    fetch = k + CUT_SLACK  # past the cut, so a tie straddling it falls by row (settle_ties)
     n = vectors.shape[0]
     candidates = None if allowed is None else np.flatnonzero(_validate.row_mask("allowed", allowed, n))
     n_candidates = n if candidates is None else candidates.size
 
     m = queries.shape[0]
-    scores = np.full((m, k), -np.inf, dtype=np.float32)
-    rows = np.full((m, k), -1, dtype=np.int64)
+    scores = np.full((m, fetch), -np.inf, dtype=np.float32)
+    rows = np.full((m, fetch), -1, dtype=np.int64)
     if m == 0 or n_candidates == 0:
-        return scores, rows
+        return scores[:, :k], rows[:, :k]
 
     best_s = np.full((m, 0), -np.inf, dtype=np.float32)
     best_r = np.full((m, 0), -1, dtype=np.int64)
@@ -58,17 +62,18 @@ def exact_search(
             block_rows = candidates[r0 : r0 + ROW_BLOCK].astype(np.int64)
             block = vectors[block_rows]
         tops = [
-            _block_topk(queries[q0 : q0 + QUERY_BLOCK] @ block.T, block_rows, k) for q0 in range(0, m, QUERY_BLOCK)
+            _block_topk(queries[q0 : q0 + QUERY_BLOCK] @ block.T, block_rows, fetch) for q0 in range(0, m, QUERY_BLOCK)
         ]
         best_s, best_r = _merge_topk(
             np.concatenate([best_s, np.concatenate([t[0] for t in tops])], axis=1),
             np.concatenate([best_r, np.concatenate([t[1] for t in tops])], axis=1),
-            k,
+            fetch,
         )
     kk = best_s.shape[1]
     scores[:, :kk] = best_s
     rows[:, :kk] = best_r
-    return settle_ties(vectors, queries, scores, rows)
+    scores, rows = settle_ties(vectors, queries, scores, rows)
+    return np.ascontiguousarray(scores[:, :k]), np.ascontiguousarray(rows[:, :k])
 
 
 def settle_ties(

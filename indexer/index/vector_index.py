@@ -10,7 +10,7 @@ import numpy as np
 
 from vitrina.indexer.index import _validate
 from vitrina.indexer.index._faiss_params import TUNABLE, inner_index, apply_to_index, index_kind, search_parameters
-from vitrina.indexer.index.exact import exact_search, settle_ties
+from vitrina.indexer.index.exact import CUT_SLACK, exact_search, settle_ties
 from vitrina.indexer.index.gpu import maybe_to_gpu
 from vitrina.schemas.manifest import IndexInfo
 
@@ -115,11 +115,14 @@ class VectorIndex:
         self, queries: np.ndarray, k: int, selector, allowed_fraction: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
         params = search_parameters(self.index, self.search_params, selector, allowed_fraction)
-        scores, rows = self.index.search(queries, k, params=params)
+        # FAISS orders near-ties by its own float32 bits, which differ between processors, and
+        # cuts a tie at k wherever its heap puts it: fetch a few hits past k, settle, then cut.
+        fetch = max(k, min(k + CUT_SLACK, self.ntotal))
+        scores, rows = self.index.search(queries, fetch, params=params)
         # FAISS pads missing results with id -1 and -FLT_MAX; make the padding unambiguous.
         scores[rows < 0] = -np.inf
-        # FAISS orders near-ties by its own float32 bits, which differ between processors.
-        return self._settled(queries, scores, rows)
+        scores, rows = self._settled(queries, scores, rows)
+        return np.ascontiguousarray(scores[:, :k]), np.ascontiguousarray(rows[:, :k])
 
     def _settled(self, queries: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """settle_ties over the stored vectors, or over the hits' rows reconstructed from the

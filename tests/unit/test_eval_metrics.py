@@ -98,6 +98,22 @@ def test_neighbour_label_metrics_on_hand_made_points():
     assert got["knn_accuracy"] == pytest.approx(skm.accuracy_score(labels, predicted))
 
 
+def test_neighbour_label_metrics_take_near_twins_as_ties_counted_by_row():
+    # Items 1 (label a) and 2 (label b, alone: no query) sit at the same angle either side of
+    # item 0; three ulps on item 2 put it a hair (6e-8) closer. That is a tie: item 0's first
+    # relevant neighbour has rank 1, and its nearest is the lower row, item 1.
+    angle = 0.3
+    vectors = np.array([[1, 0], [np.cos(angle), np.sin(angle)], [np.cos(angle), -np.sin(angle)], [0, 1], [0.1, 1]],
+                       dtype=np.float32)
+    for _ in range(3):
+        vectors[2, 0] = np.nextafter(vectors[2, 0], np.float32(2))
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert 0 < (unit @ unit[0])[2] - (unit @ unit[0])[1] < 1e-7
+    got = neighbour_label_metrics(vectors, ["a", "a", "b", "c", "c"], ks=(1,), knn_k=1)
+    # Queries: items 0, 1 (a) and 3, 4 (c); every one's nearest shares its label.
+    assert got["queries"] == 4 and got["precision@1"] == 1.0 and got["median_rank"] == 1.0
+
+
 def test_neighbour_label_metrics_skip_unlabelled_and_singleton_classes():
     vectors, labels = _blobs()
     labels = list(labels)

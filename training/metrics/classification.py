@@ -19,10 +19,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from vitrina.training.metrics.evaluator import Evaluator, EvaluatorError
+from vitrina.training.metrics.ranking import TIE_TOLERANCE, tie_broken_order
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
 DEFAULT_KNN_K = 10
 _CHUNK = 1024
+# Candidates fetched past the k-th neighbour, so ties at the cut are ordered like the rest.
+_CUT_SLACK = 8
 
 
 def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any] | None = None) -> dict[str, float]:
@@ -86,12 +89,16 @@ def neighbour_label_metrics(
         sims[np.arange(len(chunk)), chunk] = -np.inf  # an item is not its own neighbour
         same = codes[None, :] == codes[chunk, None]
         best_same = np.where(same, sims, -np.inf).max(1)
-        # Rank of the first relevant neighbour = 1 + how many items score strictly higher.
-        first_rank.append(1 + (sims > best_same[:, None]).sum(1))
-        nearest = np.argpartition(-sims, top - 1, axis=1)[:, :top]
-        # Ties broken by row number, so the result never depends on the partition's order.
-        order = np.lexsort((nearest, -np.take_along_axis(sims, nearest, 1)), axis=1)
-        nearest = np.take_along_axis(nearest, order, 1)
+        # Rank of the first relevant neighbour = 1 + how many items score strictly higher,
+        # beyond the tie tolerance: a twin a few ulps above is a tie, not a better item.
+        first_rank.append(1 + (sims > best_same[:, None] + TIE_TOLERANCE).sum(1))
+        # A few candidates past the cut, so a near-tie straddling it falls by row too (unless
+        # it has more members than that); near-ties by row number, so the result depends on
+        # neither the partition's order nor the last bits of the similarity kernel.
+        fetched = min(top + _CUT_SLACK, len(points) - 1)
+        nearest = np.argpartition(-sims, fetched - 1, axis=1)[:, :fetched]
+        order = tie_broken_order(np.take_along_axis(sims, nearest, 1), nearest)
+        nearest = np.take_along_axis(nearest, order, 1)[:, :top]
         relevant = same[np.arange(len(chunk))[:, None], nearest]
         for k in ks:
             kk = min(k, top)
