@@ -22,6 +22,8 @@ CUT_SLACK = 8
 # Queries per block when rescoring hits: the gathered rows of 256 queries x 21 hits x 1280-d
 # take 28 MB.
 RESCORE_BLOCK = 256
+# Padding (row -1) sorts after every real row among equal (-inf) scores.
+_LAST_ROW = np.iinfo(np.int64).max
 
 
 def exact_search(
@@ -87,16 +89,17 @@ def settle_ties(
     it, and approximate scores (SQ/PQ codes) become exact ones. Which hits a search returns
     is unchanged. Without vectors the given scores are ordered as they are.
     """
-    present = rows >= 0
+    padded = rows < 0
+    any_padding = padded.any()  # rare: fewer hits than asked; spares three copies otherwise
     if vectors is not None:
-        safe = np.where(present, rows, 0)
+        safe = np.where(padded, 0, rows) if any_padding else rows
         exact = np.empty(rows.shape)
         for q0 in range(0, len(rows), RESCORE_BLOCK):
             block = slice(q0, q0 + RESCORE_BLOCK)
             # einsum casts while it sums: three times faster than casting the gathered rows first.
             exact[block] = np.einsum("qkd,qd->qk", vectors[safe[block]], queries[block], dtype=np.float64, casting="safe")
-        scores = np.where(present, exact, -np.inf)
-    order = tie_broken_order(scores, np.where(present, rows, np.iinfo(np.int64).max))
+        scores = np.where(padded, -np.inf, exact) if any_padding else exact
+    order = tie_broken_order(scores, np.where(padded, _LAST_ROW, rows) if any_padding else rows)
     return np.take_along_axis(scores, order, axis=1).astype(np.float32), np.take_along_axis(rows, order, axis=1)
 
 
