@@ -1,14 +1,15 @@
 """What settling near-ties costs a search: VectorIndex.search against FAISS's own answer.
 
-    .venv/bin/python bench/ties.py --n 100000 --dims 384,1280 --queries 2000
+    .venv/bin/python bench/ties.py --n 100000 --dims 384,1280 --queries 1000
 
-Every search fetches CUT_SLACK (8) hits past k, rescores them in float64 from the stored vectors,
-orders near-ties by row and cuts at k (indexer/index/exact.py::settle_ties), so the order does
-not depend on the processor. This times that against the bare FAISS search it wraps, on the
-same index, interleaved in one process (the machine is shared and noisy;
-the ratio measured side by side is the figure to read): one query at a time on one OpenMP
-thread (a server's request, k = 10) and batches of up to 4,096 with k = 21 (what compute_neighbourhoods asks when
-precomputing k = 20 neighbours), on ClusteredSphere data with Flat and HNSW32 indexes.
+Every search fetches CUT_SLACK (8) hits past k, rescores them in float64 from the stored
+vectors, orders near-ties by row and cuts at k (indexer/index/exact.py::settle_ties), so the
+order does not depend on the processor. This times that against the bare FAISS search it
+wraps, on the same index, interleaved in one process (the machine is shared and noisy; the
+ratio measured side by side is the figure to read): one query at a time on one OpenMP thread
+(a server's request, k = 10), and batches of up to 4,096 with k = 21 (what
+compute_neighbourhoods asks when precomputing k = 20 neighbours), on ClusteredSphere data
+with Flat and HNSW32 indexes.
 """
 from __future__ import annotations
 
