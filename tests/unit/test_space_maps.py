@@ -434,15 +434,14 @@ def test_versions_built_before_member_ranks_list_the_representatives_then_row_or
 
 
 @pytest.mark.parametrize("change, match", [
-    (lambda r, labels: np.where(r == 1, 0, r), "row .* has 0"),  # two members ranked 0
-    (lambda r, labels: r + 1, "0..size-1"),                      # no member ranked 0
-    (lambda r, labels: -r, "0..size-1"),
+    (lambda r: np.where(r == 1, 0, r), "row .* has 0"),  # two members ranked 0
+    (lambda r: r + 1, "0..size-1"),                      # no member ranked 0
+    (lambda r: -r, "0..size-1"),
 ])
 def test_member_ranks_that_are_not_an_order_are_refused_naming_the_column(bundle_copy, change, match):
     root, paths = bundle_copy
     space = open_bundle(root).spaces["image"]
-    _, _, labels, ranks = space.projections()
-    _rewrite_member_ranks(paths.projections("image"), "kmeans", change(ranks["kmeans"], labels["kmeans"]))
+    _rewrite_member_ranks(paths.projections("image"), "kmeans", change(space.projections().member_ranks["kmeans"]))
     with pytest.raises(InvalidFieldError, match=match) as err:
         open_bundle(root).spaces["image"].projections()
     assert err.value.field == "member_rank_kmeans" and err.value.path == str(paths.projections("image"))
