@@ -59,7 +59,10 @@ def test_text_search(http):
     response = http.post("/v1/search/text", json={"query": "car", "k": 3, "filter": {"tags": "new"}})
     assert response.status_code == 200
     hits = response.json()["hits"]
-    assert len(hits) == 3 and all(h["metadata"]["category"] == "vehicles" for h in hits)
+    # The only "new" items with the word: tied, so in row order. The third shares no word with
+    # the query; it is one of ~30 items tied at a similarity of ~0, so which one is not asserted.
+    assert [h["id"] for h in hits[:2]] == ["vehicles-10", "vehicles-15"] and hits[0]["score"] == hits[1]["score"]
+    assert len(hits) == 3 and hits[2]["score"] < 1e-6 and "new" in hits[2]["metadata"]["tags"]
 
 
 def test_error_envelope_over_http(http):
