@@ -244,6 +244,14 @@ def test_maps_table_checks_the_labels():
     with pytest.raises(InvalidFieldError) as err:
         maps_table(["a", "b"], coords, {"spectral": np.zeros(2)})
     assert err.value.field == "labels"
+    with pytest.raises(InvalidFieldError, match="holds 'hdbscan', which has no labels") as err:
+        maps_table(["a", "b"], coords, {"kmeans": np.zeros(2)}, {"hdbscan": np.arange(2)})
+    assert err.value.field == "member_ranks"
+    with pytest.raises(InvalidFieldError, match="0..size-1") as err:
+        maps_table(["a", "b"], coords, {"kmeans": np.zeros(2)}, {"kmeans": np.zeros(2)})
+    assert err.value.field == "member_rank_kmeans"
+    table = maps_table(["a", "b"], coords, {"kmeans": np.zeros(2)}, {"kmeans": np.array([1, 0])})
+    assert table.column("member_rank_kmeans").to_pylist() == [1, 0]
 
 
 # -- what the bundle reads -----------------------------------------------------------------------
