@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vitrina.indexer.maps._files import reject_nulls
 from vitrina.indexer.maps.cluster_order import check_member_ranks
 from vitrina.indexer.maps.clusters import (
     CLUSTER_METHODS,
@@ -178,8 +179,18 @@ def read_cluster_columns(path: str | Path) -> tuple[dict[str, np.ndarray], dict[
     and `member_rank_<method>` columns of a projections.parquet, in file order."""
     path = Path(path)
     schema = pq.read_schema(path)
-    labels = _int_columns(path, schema, LABEL_PREFIX)
-    ranks = _int_columns(path, schema, RANK_PREFIX)
+    columns = {prefix: [name for name in schema.names if name.startswith(prefix) and name[len(prefix):] in CLUSTER_METHODS]
+               for prefix in (LABEL_PREFIX, RANK_PREFIX)}
+    every = columns[LABEL_PREFIX] + columns[RANK_PREFIX]
+    for name in every:
+        if not pa.types.is_integer(schema.field(name).type):
+            raise SchemaMismatchError(path, name, f"has type {schema.field(name).type}, expected int32")
+    if not every:
+        return {}, {}
+    table = pq.read_table(path, columns=every)
+    reject_nulls(table, path)
+    labels, ranks = ({name[len(prefix):]: table.column(name).to_numpy().astype(np.int32) for name in columns[prefix]}
+                     for prefix in (LABEL_PREFIX, RANK_PREFIX))
     for name, values in labels.items():
         if values.size and values.min() < -1:
             raise InvalidFieldError(LABEL_PREFIX + name, f"must be >= -1 (noise), got {int(values.min())}", path)
@@ -188,24 +199,6 @@ def read_cluster_columns(path: str | Path) -> tuple[dict[str, np.ndarray], dict[
         if problem:
             raise InvalidFieldError(RANK_PREFIX + name, problem, path)
     return labels, ranks
-
-
-def _int_columns(path: Path, schema: pa.Schema, prefix: str) -> dict[str, np.ndarray]:
-    """{method: int32 values} of the columns named prefix + a clustering method."""
-    columns = [name for name in schema.names if name.startswith(prefix) and name[len(prefix):] in CLUSTER_METHODS]
-    for name in columns:
-        if not pa.types.is_integer(schema.field(name).type):
-            raise SchemaMismatchError(path, name, f"has type {schema.field(name).type}, expected int32")
-    if not columns:
-        return {}
-    table = pq.read_table(path, columns=columns)
-    values = {}
-    for name in columns:
-        column = table.column(name)
-        if column.null_count:
-            raise InvalidFieldError(name, f"has {column.null_count} null values", path)
-        values[name[len(prefix):]] = column.to_numpy().astype(np.int32)
-    return values
 
 
 def read_space_projections(path: str | Path) -> SpaceProjections:
