@@ -107,16 +107,14 @@ def _block_topk(s: np.ndarray, block_rows: np.ndarray, k: int) -> tuple[np.ndarr
     """Each query's k best columns of one score block (unsorted), with their row numbers."""
     if s.shape[1] <= k:
         return s, np.broadcast_to(block_rows, s.shape)
-    # argpartition is linear; only 2k columns per query ever reach the sort in _merge_topk.
+    # argpartition is linear; only 2k columns per query ever reach _merge_topk.
     part = np.argpartition(s, -k, axis=1)[:, -k:]
     return np.take_along_axis(s, part, axis=1), block_rows[part]
 
 
 def _merge_topk(s: np.ndarray, r: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the k best columns per row of (s, r), sorted by (-score, row)."""
-    if s.shape[1] > k:
-        part = np.argpartition(s, -k, axis=1)[:, -k:]
-        s = np.take_along_axis(s, part, axis=1)
-        r = np.take_along_axis(r, part, axis=1)
-    order = np.lexsort((r, -s), axis=1)
-    return np.take_along_axis(s, order, axis=1), np.take_along_axis(r, order, axis=1)
+    """Keep the k best columns per row of (s, r), unsorted: settle_ties orders the final ones."""
+    if s.shape[1] <= k:
+        return s, r
+    part = np.argpartition(s, -k, axis=1)[:, -k:]
+    return np.take_along_axis(s, part, axis=1), np.take_along_axis(r, part, axis=1)
