@@ -29,14 +29,16 @@ from vitrina.search_api.models import (
     BundleView,
     ClusterItemsView,
     ClustersView,
+    ColumnsView,
     Hits,
+    ItemCard,
     ItemView,
     OutliersView,
     ProjectionView,
     ReloadView,
     Thumbnail,
 )
-from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
+from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc, webmap_pb2
 
 V = TypeVar("V", bound=BaseModel)
 Filter = Mapping[str, Any] | None
@@ -86,6 +88,14 @@ class Client:
     def bundle(self) -> BundleView:
         return self._ask("bundle", BundleView)
 
+    def columns(self) -> ColumnsView:
+        """The catalogue of the items' metadata columns."""
+        return self._ask("columns", ColumnsView)
+
+    def item_card(self, item_id: str, words: int | None = None) -> ItemCard:
+        """What the web map's hover card shows, salient words included."""
+        return self._ask("item_card", ItemCard, item_id=item_id, words=words)
+
     def explain(self, space: str, target: str | None = None, query: str | None = None, item: str | None = None,
                 kinds: list[str] | None = None, steps: int | None = None, heatmap_method: str | None = None,
                 heatmap_baseline: str | None = None, reduction: str | None = None) -> ExplainView:
@@ -133,6 +143,8 @@ _ROUTES = {
     "cluster_items": ("GET", "/v1/spaces/{space}/clusters/{cluster}/items"),
     "outliers": ("GET", "/v1/spaces/{space}/outliers"),
     "bundle": ("GET", "/v1/bundle"),
+    "columns": ("GET", "/v1/columns"),
+    "item_card": ("GET", "/v1/items/{item_id}/card"),
     "explain": ("POST", "/v1/explain"),
     "reload": ("POST", "/v1/admin/reload"),
 }
@@ -214,6 +226,8 @@ _RPCS = {
     "cluster_items": ("ListClusterItems", maps_pb2.ListClusterItemsRequest, {}),
     "outliers": ("ListOutliers", maps_pb2.ListOutliersRequest, {}),
     "bundle": ("GetBundle", bundle_pb2.GetBundleRequest, {}),
+    "columns": ("ListColumns", webmap_pb2.ListColumnsRequest, {}),
+    "item_card": ("GetItemCard", webmap_pb2.GetItemCardRequest, {}),
     "explain": ("Explain", explain_pb2.ExplainRequest, {}),
     "reload": ("Reload", admin_pb2.ReloadRequest, {}),
 }

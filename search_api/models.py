@@ -200,9 +200,11 @@ class ProjectionColumns:
         """What the map is: every field of its ProjectionView but the points."""
         return {name: getattr(self, name) for name in ProjectionView.model_fields if name != "points"}
 
-    def arrow_schema(self):
-        """id (string), x, y (float32), cluster (int32, null without a clustering); what the
-        map is (version, space, method, clustering) rides along as schema metadata."""
+    def arrow_schema(self, fields: tuple[str, ...] = None):
+        """id (string), x, y (float32), cluster (int32, null without a clustering), or only
+        `fields` of them, in that order; what the map is (version, space, method, clustering)
+        rides along as schema metadata, with the methods and clusterings the
+        space has (comma-separated)."""
         import pyarrow as pa
 
         metadata = {
@@ -210,35 +212,90 @@ class ProjectionColumns:
             "space": self.space,
             "method": self.method,
             "clustering": self.clustering or "",
+            "methods": ",".join(self.methods),
+            "clusterings": ",".join(self.clusterings),
         }
-        return pa.schema(
-            [
-                pa.field("id", pa.string(), nullable=False),
-                pa.field("x", pa.float32(), nullable=False),
-                pa.field("y", pa.float32(), nullable=False),
-                pa.field("cluster", pa.int32()),
-            ],
-            metadata=metadata,
-        )
+        every = {
+            "id": pa.field("id", pa.string(), nullable=False),
+            "x": pa.field("x", pa.float32(), nullable=False),
+            "y": pa.field("y", pa.float32(), nullable=False),
+            "cluster": pa.field("cluster", pa.int32()),
+        }
+        return pa.schema([every[name] for name in fields or PROJECTION_FIELDS], metadata=metadata)
 
-    def record_batches(self, rows: int = 65_536):
+    def record_batches(self, rows: int = 65_536, fields: tuple[str, ...] = None):
         """The points as Arrow record batches of at most `rows` rows, made one at a time."""
         import pyarrow as pa
 
-        schema = self.arrow_schema()
+        fields = fields or PROJECTION_FIELDS
+        schema = self.arrow_schema(fields)
+        columns = {
+            "id": lambda a, b: pa.array(self.ids[a:b], pa.string()),
+            "x": lambda a, b: pa.array(self.coords[a:b, 0], pa.float32()),
+            "y": lambda a, b: pa.array(self.coords[a:b, 1], pa.float32()),
+            "cluster": lambda a, b: (
+                pa.array(self.labels[a:b], pa.int32())
+                if self.labels is not None
+                else pa.nulls(len(self.ids[a:b]), pa.int32())
+            ),
+        }
         for start in range(0, len(self.ids), rows):
             stop = start + rows
-            cluster = (
-                pa.array(self.labels[start:stop], pa.int32())
-                if self.labels is not None
-                else pa.nulls(len(self.ids[start:stop]), pa.int32())
-            )
-            yield pa.record_batch(
-                [
-                    pa.array(self.ids[start:stop], pa.string()),
-                    pa.array(self.coords[start:stop, 0], pa.float32()),
-                    pa.array(self.coords[start:stop, 1], pa.float32()),
-                    cluster,
-                ],
-                schema=schema,
-            )
+            yield pa.record_batch([columns[name](start, stop) for name in fields], schema=schema)
+
+
+# The Arrow projection's columns, in order; a client may ask for a subset (the map's first
+# paint needs x, y and cluster, and the ids can follow).
+PROJECTION_FIELDS = ("id", "x", "y", "cluster")
+
+
+# -- the web map: metadata columns and item cards -----------------------------------------------
+
+
+class ValueCount(_View):
+    value: str
+    count: int
+
+
+class ColumnView(_View):
+    name: str
+    kind: str = Field(description="numeric, categorical, tags (a list of categories per item), or text (too many "
+                      "distinct values to colour or filter by; never sent as a column)")
+    present: int = Field(description="Items with a value")
+    distinct: int = Field(description="Distinct values (tags: distinct tags)")
+    min: float | None = Field(description="numeric: the smallest value; otherwise null")
+    max: float | None = Field(description="numeric: the largest value; otherwise null")
+    top: list[ValueCount] = Field(description="categorical and tags: the most common values, most common first")
+
+
+class ColumnsView(_View):
+    bundle_version: str
+    items: int
+    columns: list[ColumnView] = Field(description="In the order the catalogue first names them")
+
+
+class SalientWord(_View):
+    word: str
+    start: int = Field(description="Character offset of the word in the card's `text`")
+    end: int
+    score: float = Field(description="Integrated Gradients attribution, scaled so the strongest word is 1")
+
+
+class SalientWords(_View):
+    space: str = Field(description="The text space whose encoder the words were attributed with")
+    words: list[SalientWord] = Field(description="The words that carry the item's vector most, strongest first")
+
+
+class ItemCard(_View):
+    """What the map's hover card shows: read from the bundle only, never computed at request time."""
+
+    bundle_version: str
+    id: str
+    title: str
+    text: str
+    metadata: dict[str, Any]
+    image_url: str | None = Field(description="Thumbnail URL, null when the item has no usable image")
+    spaces: list[str] = Field(description="Spaces that hold a vector of this item")
+    salient: list[SalientWords] = Field(
+        description="Per text space with stored word attributions for this very text; empty when the build "
+        "stored none (vitrina index build --attribution-steps 0)")

@@ -1,4 +1,5 @@
-"""The service layer: every operation REST (and later gRPC) exposes, as plain Python.
+"""The service layer: every operation REST and gRPC expose, as plain Python (the web map's
+own operations are in map_operations.py).
 
 Each public method takes ONE snapshot from the holder and passes it down, so
 a hot swap during a request cannot mix versions. Errors are the typed ones
@@ -20,6 +21,7 @@ from vitrina.search_api.explain_models import ExplainRequest, ExplainView
 from vitrina.search_api.explain_pool import ExplainPool
 from vitrina.search_api.explanations import Explainer
 from vitrina.search_api.filters import parse_filter
+from vitrina.search_api.map_operations import MapOperations
 from vitrina.search_api.lookups import check_query, image_path_of, record_of, row_in, space_of
 from vitrina.search_api.holder import BundleHolder, Served
 from vitrina.search_api.lru import LRUCache
@@ -56,7 +58,7 @@ FilterInput = str | Mapping[str, Any] | None
 _GENERIC_MEDIA = {"application/octet-stream", "binary/octet-stream"}
 
 
-class SearchService:
+class SearchService(MapOperations):
     def __init__(self, holder: BundleHolder, settings: Settings | None = None):
         self.holder = holder
         self.settings = settings or Settings()
@@ -72,6 +74,7 @@ class SearchService:
         self.metrics.follow_holder(holder)
         self.metrics.follow_explanations(self._explain_pool)
         self.reloader = Reloader(holder, self.settings, self.metrics)
+        self._init_map_operations()
         holder.subscribe(self._forget_other_versions)
 
     def _forget_other_versions(self) -> None:
@@ -80,6 +83,7 @@ class SearchService:
         version = self.holder.version
         self._thumbnails.discard_if(lambda key, _: key[0] != version)
         self._members.discard_if(lambda key, _: key[0] != version)
+        self._map_images.discard_if(lambda key, _: key[0] != version)
         self._explainer.forget_versions_but(version)
 
     # -- items --------------------------------------------------------------------------

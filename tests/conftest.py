@@ -156,3 +156,29 @@ def loaded_once_by_racing_threads(monkeypatch, module, loader_name: str, ask, th
     for worker in workers:
         worker.join()
     assert len(loads) == 1 and len(results) == threads and all(r is results[0] for r in results)
+
+
+# Integrated Gradients steps of the word attributions in the tiny-model bundle: enough for
+# completeness within 1e-3 on the tiny random models, cheap enough for every build.
+TINY_MODEL_ATTRIBUTION_STEPS = 8
+
+
+@pytest.fixture(scope="session")
+def tiny_model_bundle_root(tmp_path_factory, tiny_catalogue) -> Path:
+    """Collection 'tiny' indexed with tiny random Hugging Face models (ViT, BERT, CLIP) saved to
+    a temp dir and loaded through the real `hf:` path: real text and image queries, stored word
+    attributions and explanations, offline. Read only."""
+    from tests.unit._tiny_models import save_tiny_bert, save_tiny_clip, save_tiny_vit
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+
+    models = tmp_path_factory.mktemp("models")
+    spaces = [
+        SpaceRequest("image", f"hf:{save_tiny_vit(models / 'vit')}"),
+        SpaceRequest("text", f"hf:{save_tiny_bert(models / 'bert')}"),
+        SpaceRequest("joint", f"hf:{save_tiny_clip(models / 'clip')}"),
+    ]
+    root = tmp_path_factory.mktemp("tiny-models") / "bundles"
+    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
+                           attribution_steps=TINY_MODEL_ATTRIBUTION_STEPS, **FAST_MAPS)
+    build_bundle(f"table:{tiny_catalogue}", root, "tiny", spaces, options)
+    return root

@@ -117,6 +117,13 @@ def projection_chunks(columns: ProjectionColumns, rows: int = CHUNK_ROWS) -> Ite
         )
 
 
+def arrow_chunks(table, rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """`table` as the pieces of one Arrow IPC stream (schema, batches of `rows` rows, end)."""
+    from vitrina.search_api.arrow_ipc import ipc_stream
+
+    return (piece for piece in ipc_stream(table.schema, table.to_batches(max_chunksize=rows)) if piece)
+
+
 def to_request(request_type: type[M], renames: dict[str, str] | None = None, **kwargs: Any) -> M:
     """The inverse of `arguments`: a request from keyword arguments (None: not set, so the
     server's default applies), a dict becoming a Struct; `renames` maps argument to field."""

@@ -16,12 +16,12 @@ from google.protobuf.message import Message
 
 from vitrina.search_api.errors import DeadlineExceeded, ServiceError
 from vitrina.search_api.explain_models import ExplainRequest
-from vitrina.search_api.grpc.convert import arguments, projection_chunks, projection_message, to_message
+from vitrina.search_api.grpc.convert import arguments, arrow_chunks, projection_chunks, projection_message, to_message
 from vitrina.search_api.grpc.status import abort
 from vitrina.search_api.models import THUMBNAIL_SIZE
 from vitrina.search_api.observability import serves
 from vitrina.search_api.service import SearchService
-from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc
+from vitrina.v1 import admin_pb2, bundle_pb2, explain_pb2, items_pb2, maps_pb2, vitrina_pb2_grpc, webmap_pb2
 
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
@@ -120,6 +120,26 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
     def GetExplainHeatmap(self, request, context):
         png = call(context, self.service.explain_heatmap_png, **arguments(request))
         return items_pb2.ItemImage(content=png, media_type="image/png", etag=f'"{request.heatmap_id}"')
+
+    @serves(SearchService.columns)
+    def ListColumns(self, request, context):
+        return self._unary(context, webmap_pb2.Columns, self.service.columns, request)
+
+    @serves(SearchService.column_table)
+    def GetSpaceColumns(self, request, context) -> Iterator[webmap_pb2.ArrowChunk]:
+        table = call(context, self.service.column_table, **arguments(request))
+        for data in arrow_chunks(table):
+            check_deadline(context)
+            yield webmap_pb2.ArrowChunk(data=data)
+
+    @serves(SearchService.item_card)
+    def GetItemCard(self, request, context):
+        return self._unary(context, webmap_pb2.ItemCard, self.service.item_card, request)
+
+    @serves(SearchService.map_image)
+    def GetMapImage(self, request, context):
+        png = call(context, self.service.map_image, **arguments(request))
+        return items_pb2.ItemImage(content=png, media_type="image/png", etag="")
 
     @serves(SearchService.reload)
     def Reload(self, request, context):

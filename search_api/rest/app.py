@@ -21,6 +21,7 @@ from vitrina.search_api.rest.deps import require_key
 from vitrina.search_api.rest.errors import install_error_handlers
 from vitrina.search_api.rest.limits import BodyLimitMiddleware
 from vitrina.search_api.rest.middleware import AccessLogMiddleware, TimeoutMiddleware
+from vitrina.search_api.rest import web
 from vitrina.search_api.rest.routes import API, PROBES
 from vitrina.search_api.service import SearchService
 from vitrina.search_api.settings import Settings
@@ -116,6 +117,8 @@ def create_app(
     install_error_handlers(app)
     for router in PROBES:
         app.include_router(router)
+    # The web map's page and assets hold no data: no key, like the probes.
+    app.include_router(web.router)
     for router in API:
         app.include_router(router, dependencies=[Depends(require_key)])
     return app

@@ -12,34 +12,21 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FAST_MAPS, TABLE_OPTIONS
-from tests.unit._tiny_models import save_tiny_bert, save_tiny_clip, save_tiny_vit
+from tests.conftest import TINY_MODEL_ATTRIBUTION_STEPS
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.indexer.word_attributions import read_text_attributions
 from vitrina.search_api import BundleHolder, SearchService, Settings
 from vitrina.search_api.explain_models import ExplainRequest
 from vitrina.search_api.rest.app import create_app
 
-STEPS = 8
+STEPS = TINY_MODEL_ATTRIBUTION_STEPS
 # IG's delta at 8 steps on the tiny random models stays below this (completeness holds within it).
 COMPLETENESS_TOL = 1e-3
 
 
 @pytest.fixture(scope="module")
-def bundle_root(tmp_path_factory, tiny_catalogue):
-    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
-
-    models = tmp_path_factory.mktemp("models")
-    spaces = [
-        SpaceRequest("image", f"hf:{save_tiny_vit(models / 'vit')}"),
-        SpaceRequest("text", f"hf:{save_tiny_bert(models / 'bert')}"),
-        SpaceRequest("joint", f"hf:{save_tiny_clip(models / 'clip')}"),
-    ]
-    root = tmp_path_factory.mktemp("explain") / "bundles"
-    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
-                           attribution_steps=STEPS, **FAST_MAPS)
-    build_bundle(f"table:{tiny_catalogue}", root, "tiny", spaces, options)
-    return root
+def bundle_root(tiny_model_bundle_root):
+    return tiny_model_bundle_root
 
 
 @pytest.fixture(scope="module")

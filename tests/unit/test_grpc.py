@@ -29,9 +29,11 @@ from vitrina.search_api.models import (
     ClusterItemsView,
     ClustersView,
     ClusterView,
+    ColumnsView,
     EncoderView,
     Hit,
     Hits,
+    ItemCard,
     ItemView,
     MapItem,
     MapPoint,
@@ -41,7 +43,7 @@ from vitrina.search_api.models import (
     ProjectionView,
     SpaceView,
 )
-from vitrina.v1 import bundle_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc
+from vitrina.v1 import bundle_pb2, items_pb2, maps_pb2, search_pb2, vitrina_pb2_grpc, webmap_pb2
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,9 @@ SAME_ANSWERS = [
     ("ListOutliers", maps_pb2.ListOutliersRequest(space="text", attribute="category", limit=5),
      ("GET", "/v1/spaces/text/outliers", {"params": {"attribute": "category", "limit": 5}}), OutliersView),
     ("GetBundle", bundle_pb2.GetBundleRequest(), ("GET", "/v1/bundle", {}), BundleView),
+    ("ListColumns", webmap_pb2.ListColumnsRequest(), ("GET", "/v1/columns", {}), ColumnsView),
+    ("GetItemCard", webmap_pb2.GetItemCardRequest(item_id="plants-04", words=2),
+     ("GET", "/v1/items/plants-04/card", {"params": {"words": 2}}), ItemCard),
 ]
 
 
@@ -129,6 +134,21 @@ def test_item_image_is_the_rest_thumbnail(stub, rest):
         response.content, response.headers["content-type"], response.headers["etag"])
     default = stub.GetItemImage(items_pb2.GetItemImageRequest(item_id="plants-02"))
     assert default.content == rest.get("/v1/items/plants-02/image").content
+
+
+def test_space_columns_are_the_rest_arrow_stream(stub, rest):
+    request = webmap_pb2.GetSpaceColumnsRequest(space="text", names=["year", "tags"])
+    joined = b"".join(chunk.data for chunk in stub.GetSpaceColumns(request))
+    assert joined == rest.get("/v1/spaces/text/columns", params={"names": "year,tags"}).content
+
+
+def test_map_image_is_the_rest_png(stub, rest):
+    reply = stub.GetMapImage(webmap_pb2.GetMapImageRequest(space="image", colour="category", width=100, height=80))
+    expected = rest.get("/v1/spaces/image/map.png", params={"colour": "category", "width": 100, "height": 80})
+    assert (reply.content, reply.media_type) == (expected.content, "image/png")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetMapImage(webmap_pb2.GetMapImageRequest(space="image", width=5))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and caught.value.details().startswith("width")
 
 
 def test_projection_columns_are_the_rest_arrow_stream(stub, rest):
@@ -344,6 +364,8 @@ CLIENT_CALLS = [
     ("cluster_items", {"space": "image", "cluster": 1, "limit": 3}),
     ("outliers", {"space": "image", "attribute": "category"}),
     ("bundle", {}),
+    ("columns", {}),
+    ("item_card", {"item_id": "vehicles-07"}),
 ]
 
 

@@ -9,6 +9,7 @@ from vitrina.v1 import explain_pb2 as vitrina_dot_v1_dot_explain__pb2
 from vitrina.v1 import items_pb2 as vitrina_dot_v1_dot_items__pb2
 from vitrina.v1 import maps_pb2 as vitrina_dot_v1_dot_maps__pb2
 from vitrina.v1 import search_pb2 as vitrina_dot_v1_dot_search__pb2
+from vitrina.v1 import webmap_pb2 as vitrina_dot_v1_dot_webmap__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -103,6 +104,26 @@ class VitrinaStub:
         self.GetExplainHeatmap = channel.unary_unary(
                 '/vitrina.v1.Vitrina/GetExplainHeatmap',
                 request_serializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
+                _registered_method=True)
+        self.ListColumns = channel.unary_unary(
+                '/vitrina.v1.Vitrina/ListColumns',
+                request_serializer=vitrina_dot_v1_dot_webmap__pb2.ListColumnsRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_webmap__pb2.Columns.FromString,
+                _registered_method=True)
+        self.GetSpaceColumns = channel.unary_stream(
+                '/vitrina.v1.Vitrina/GetSpaceColumns',
+                request_serializer=vitrina_dot_v1_dot_webmap__pb2.GetSpaceColumnsRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_webmap__pb2.ArrowChunk.FromString,
+                _registered_method=True)
+        self.GetItemCard = channel.unary_unary(
+                '/vitrina.v1.Vitrina/GetItemCard',
+                request_serializer=vitrina_dot_v1_dot_webmap__pb2.GetItemCardRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_webmap__pb2.ItemCard.FromString,
+                _registered_method=True)
+        self.GetMapImage = channel.unary_unary(
+                '/vitrina.v1.Vitrina/GetMapImage',
+                request_serializer=vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.SerializeToString,
                 response_deserializer=vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
                 _registered_method=True)
         self.Reload = channel.unary_unary(
@@ -207,6 +228,35 @@ class VitrinaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListColumns(self, request, context):
+        """GET /v1/columns: the catalogue of the items' metadata columns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSpaceColumns(self, request, context):
+        """GET /v1/spaces/{space}/columns: the columns lined up with the space's map, as an Arrow IPC
+        stream cut into chunks (join the chunks' data to read it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItemCard(self, request, context):
+        """GET /v1/items/{item_id}/card: what the map's hover card shows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMapImage(self, request, context):
+        """GET /v1/spaces/{space}/map.png: the map drawn by the server (PNG).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Reload(self, request, context):
         """POST /v1/admin/reload: needs an API key (metadata `x-api-key`); PERMISSION_DENIED while the
         server has none configured, UNAVAILABLE when the version fails to load (the old one serves on).
@@ -281,6 +331,26 @@ def add_VitrinaServicer_to_server(servicer, server):
             'GetExplainHeatmap': grpc.unary_unary_rpc_method_handler(
                     servicer.GetExplainHeatmap,
                     request_deserializer=vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_items__pb2.ItemImage.SerializeToString,
+            ),
+            'ListColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumns,
+                    request_deserializer=vitrina_dot_v1_dot_webmap__pb2.ListColumnsRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_webmap__pb2.Columns.SerializeToString,
+            ),
+            'GetSpaceColumns': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetSpaceColumns,
+                    request_deserializer=vitrina_dot_v1_dot_webmap__pb2.GetSpaceColumnsRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_webmap__pb2.ArrowChunk.SerializeToString,
+            ),
+            'GetItemCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItemCard,
+                    request_deserializer=vitrina_dot_v1_dot_webmap__pb2.GetItemCardRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_webmap__pb2.ItemCard.SerializeToString,
+            ),
+            'GetMapImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMapImage,
+                    request_deserializer=vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.FromString,
                     response_serializer=vitrina_dot_v1_dot_items__pb2.ItemImage.SerializeToString,
             ),
             'Reload': grpc.unary_unary_rpc_method_handler(
@@ -640,6 +710,114 @@ class Vitrina:
             target,
             '/vitrina.v1.Vitrina/GetExplainHeatmap',
             vitrina_dot_v1_dot_explain__pb2.GetExplainHeatmapRequest.SerializeToString,
+            vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/ListColumns',
+            vitrina_dot_v1_dot_webmap__pb2.ListColumnsRequest.SerializeToString,
+            vitrina_dot_v1_dot_webmap__pb2.Columns.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSpaceColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/GetSpaceColumns',
+            vitrina_dot_v1_dot_webmap__pb2.GetSpaceColumnsRequest.SerializeToString,
+            vitrina_dot_v1_dot_webmap__pb2.ArrowChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItemCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/GetItemCard',
+            vitrina_dot_v1_dot_webmap__pb2.GetItemCardRequest.SerializeToString,
+            vitrina_dot_v1_dot_webmap__pb2.ItemCard.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMapImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/GetMapImage',
+            vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.SerializeToString,
             vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
             options,
             channel_credentials,

@@ -1,9 +1,9 @@
 """Items, their thumbnails and their neighbours.
 
 Ids may contain '/', so every route takes the id as a `path` parameter; the
-suffix routes are declared before the bare one so `<id>/image` and
-`<id>/neighbours` win. (An id that itself ends in "/image" or "/neighbours"
-is therefore only reachable through those suffix routes.)
+suffix routes are declared before the bare one so `<id>/image`, `<id>/card` and
+`<id>/neighbours` win. (An id that itself ends in one of those suffixes
+is therefore only reachable through the suffix routes.)
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemView
+from vitrina.search_api.map_operations import CARD_WORDS
+from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemCard, ItemView
 from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FilterQuery, KQuery
@@ -52,6 +53,18 @@ def get_item_neighbours(
 ) -> Hits:
     """The k items closest to this one, itself excluded."""
     return service.neighbours(item_id, space, k, filter)
+
+
+@router.get("/{item_id:path}/card", response_model=ItemCard)
+@serves(SearchService.item_card)
+def get_item_card(
+    item_id: str,
+    service: ServiceDep,
+    words: Annotated[int, Query(description="Most salient words per text space, 1..50")] = CARD_WORDS,
+) -> ItemCard:
+    """What the map's hover card shows: title, text with its most salient words (from the
+    build's stored word attributions), metadata and the thumbnail URL."""
+    return service.item_card(item_id, words)
 
 
 @router.get("/{item_id:path}", response_model=ItemView)

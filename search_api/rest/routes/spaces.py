@@ -1,4 +1,5 @@
-"""Per-space maps of the collection: 2-D projections, clusters and label outliers."""
+"""Per-space maps of the collection: 2-D projections, clusters, label outliers, the metadata
+columns lined up with a map's rows, and the map as a picture."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -6,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from vitrina.search_api.map_operations import projection_fields
 from vitrina.search_api.models import ClusterItemsView, ClustersView, OutliersView, ProjectionView
 from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.arrow import ARROW_STREAM, ipc_stream, wants_arrow
@@ -42,12 +44,18 @@ def get_space_projection(
     clustering: Annotated[
         str | None, Query(description="Clustering whose labels fill `cluster`; omitted: the space's first")
     ] = None,
+    columns: Annotated[
+        str | None, Query(description="Arrow only: the columns to send, comma-separated (e.g. x,y,cluster for a "
+                          "first paint before the ids); omitted: id,x,y,cluster")
+    ] = None,
 ) -> Response:
     """Every item of the space on its 2-D map (coordinates in [-1, 1]) with its cluster."""
     if wants_arrow(request.headers.get("accept")):
-        columns = service.projection_columns(space, method, clustering)
+        fields = projection_fields(columns)
+        found = service.projection_columns(space, method, clustering)
         return StreamingResponse(
-            ipc_stream(columns.arrow_schema(), columns.record_batches()), media_type=ARROW_STREAM, headers=_VARY
+            ipc_stream(found.arrow_schema(fields), found.record_batches(fields=fields)),
+            media_type=ARROW_STREAM, headers=_VARY,
         )
     view = service.projection(space, method, clustering)
     # Serialised here rather than through response_model: the view is already validated,
@@ -94,3 +102,46 @@ def get_space_outliers(
 ) -> OutliersView:
     """Items whose label disagrees with a strong majority of their neighbours in this space, most confident first."""
     return service.outliers(space, attribute, limit)
+
+
+@router.get(
+    "/{space}/columns",
+    response_class=Response,
+    responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+                     "description": "An Arrow IPC stream: one column per name, row i being the space's row i (as "
+                     "in its projection); categoricals dictionary-encoded, numbers float64, tags a list of "
+                     "dictionary-encoded strings"}},
+)
+@serves(SearchService.column_table)
+def get_space_columns(
+    space: str,
+    service: ServiceDep,
+    names: Annotated[
+        str | None, Query(description="Metadata columns, comma-separated (GET /v1/columns lists them); omitted: "
+                          "every column but free-text ones")
+    ] = None,
+) -> Response:
+    """Metadata columns of the space's items, lined up with its projection, for colour and filters."""
+    wanted = [n.strip() for n in (names or "").split(",") if n.strip()]
+    table = service.column_table(space, wanted)
+    return StreamingResponse(ipc_stream(table.schema, table.to_batches()), media_type=ARROW_STREAM)
+
+
+@router.get(
+    "/{space}/map.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The map drawn on the server"}},
+)
+@serves(SearchService.map_image)
+def get_space_map_image(
+    space: str,
+    service: ServiceDep,
+    method: Annotated[str | None, Query(description="Projection method; omitted: umap if present")] = None,
+    colour: Annotated[str, Query(description="cluster, none, or a categorical metadata column")] = "cluster",
+    width: Annotated[int, Query(description="Pixels, 64..2048")] = 800,
+    height: Annotated[int, Query(description="Pixels, 64..2048")] = 600,
+    theme: Annotated[str, Query(description="light or dark")] = "light",
+) -> Response:
+    """The map as a PNG, for browsers without WebGL (the web map shows it instead of a blank canvas)."""
+    png = service.map_image(space, method, colour, width, height, theme)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})

@@ -1,0 +1,165 @@
+"""The operations the web map needs beyond search: metadata columns, item cards, map pictures.
+
+A mixin of SearchService, so both transports reach them through the one service layer. Each
+reads one bundle snapshot and computes nothing a build could have (word attributions are
+read from the bundle, never run at hover time).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from vitrina.search_api.errors import InvalidArgument
+from vitrina.search_api.lookups import record_of
+from vitrina.search_api.lru import LRUCache
+from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
+from vitrina.search_api.models import (
+    PROJECTION_FIELDS,
+    ColumnsView,
+    ColumnView,
+    ItemCard,
+    SalientWord,
+    SalientWords,
+    image_url,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from vitrina.indexer.bundle.reader import Bundle
+
+CARD_WORDS = 8
+MAX_CARD_WORDS = 50
+MAP_IMAGE_SIDES = (64, 2048)
+# Map pictures kept per (version, space, method, colour, size, theme): the fallback page asks
+# for the same one on every load.
+MAP_IMAGE_CACHE = 16
+MAP_COLOURS_BY = ("cluster", "none")
+
+
+class MapOperations:
+    holder: object
+
+    def _init_map_operations(self) -> None:
+        self._metadata: LRUCache[str, MetadataColumns] = LRUCache(2)
+        self._map_images: LRUCache[tuple, bytes] = LRUCache(MAP_IMAGE_CACHE)
+
+    def _metadata_of(self, bundle: Bundle) -> MetadataColumns:
+        found = self._metadata.get(bundle.version)
+        if found is None:
+            found = MetadataColumns(bundle.items.metadata)
+            self._metadata.put(bundle.version, found)
+        return found
+
+    def columns(self) -> ColumnsView:
+        """The catalogue of metadata columns: name, kind, counts, range or common values."""
+        bundle = self.holder.get()
+        meta = self._metadata_of(bundle)
+        return ColumnsView(
+            bundle_version=bundle.version,
+            items=meta.rows,
+            columns=[ColumnView.model_validate(info.to_dict()) for info in meta.columns.values()],
+        )
+
+    def column_table(self, space: str, names: Sequence[str] = ()) -> pa.Table:
+        """Metadata columns `names` (empty: every column but text ones) for the items of
+        `space`, in the space's row order, so row i lines up with the projection's row i.
+        Categoricals are dictionary-encoded; the bundle version rides in the schema metadata."""
+        from vitrina.search_api.service import _map_space
+
+        bundle = self.holder.get()
+        sp = _map_space(bundle, space)
+        meta = self._metadata_of(bundle)
+        bad = meta.check(names)
+        if bad is not None:
+            known = ", ".join(meta.sendable()) or "(none)"
+            problem = "holds free text, too many distinct values to send" if bad in meta.columns else "is no column"
+            raise InvalidArgument("names", f"{bad!r} {problem}; columns of this bundle: {known}")
+        rows = np.fromiter((bundle.items.row_of[i] for i in sp.ids), dtype=np.int64, count=len(sp.ids))
+        table = meta.arrow_table(names, rows)
+        return table.replace_schema_metadata({"bundle_version": bundle.version, "space": space})
+
+    def item_card(self, item_id: str, words: int = CARD_WORDS) -> ItemCard:
+        """Title, text, metadata, thumbnail URL and the `words` most salient words of the text in
+        each text space, from the build's stored attributions of this very text."""
+        if not 1 <= words <= MAX_CARD_WORDS:
+            raise InvalidArgument("words", f"words must be between 1 and {MAX_CARD_WORDS}, got {words}")
+        from vitrina.indexer.word_attributions import text_sha256
+        from vitrina.search_api.service import _image_url
+
+        bundle = self.holder.get()
+        record = record_of(bundle, item_id)
+        salient = []
+        digest = text_sha256(record.text) if record.text else None
+        for name in bundle.spaces:
+            stored = bundle.text_attribution(name, record.id)
+            # A row for another text (the catalogue changed since) would highlight the wrong spans.
+            if stored is None or stored["text_sha256"] != digest:
+                continue
+            ranked = sorted((w for w in stored["words"] if w["normalised"] > 0), key=lambda w: -w["normalised"])
+            top = [SalientWord(word=w["word"], start=w["start"], end=w["end"], score=w["normalised"])
+                   for w in ranked[:words]]
+            salient.append(SalientWords(space=name, words=top))
+        return ItemCard(
+            bundle_version=bundle.version, id=record.id, title=record.title, text=record.text,
+            metadata=record.metadata, image_url=_image_url(record),
+            spaces=[name for name, sp in bundle.spaces.items() if item_id in sp.row_of], salient=salient,
+        )
+
+    def map_image(self, space: str, method: str | None = None, colour: str = "cluster", width: int = 800,
+                  height: int = 600, theme: str = "light") -> bytes:
+        """PNG of the map of `space` by `method`, coloured by its first clustering ("cluster"), a
+        categorical metadata column, or not at all ("none")."""
+        from vitrina.search_api.map_image import BACKGROUND, render_map
+
+        lo, hi = MAP_IMAGE_SIDES
+        for name, value in (("width", width), ("height", height)):
+            if not lo <= value <= hi:
+                raise InvalidArgument(name, f"{name} must be between {lo} and {hi} pixels, got {value}")
+        if theme not in BACKGROUND:
+            raise InvalidArgument("theme", f"theme must be one of {', '.join(BACKGROUND)}, got {theme!r}")
+        columns = self.projection_columns(space, method)
+        key = (columns.bundle_version, space, columns.method, colour, width, height, theme)
+        cached = self._map_images.get(key)
+        if cached is not None:
+            return cached
+        png = render_map(columns.coords, self._colour_codes(columns, colour, space), width, height, theme)
+        self._map_images.put(key, png)
+        return png
+
+    def _colour_codes(self, columns, colour: str, space: str) -> np.ndarray | None:
+        if colour == "none":
+            return None
+        if colour == "cluster":
+            return columns.labels
+        meta = self._metadata_of(self.holder.get())
+        info = meta.columns.get(colour)
+        if info is None or info.kind not in (CATEGORICAL, TAGS):
+            usable = [n for n, i in meta.columns.items() if i.kind == CATEGORICAL]
+            raise InvalidArgument("colour", f"colour must be {' or '.join(MAP_COLOURS_BY)} or a categorical "
+                                  f"column ({', '.join(usable) or 'none in this bundle'}), got {colour!r}")
+        if info.kind == TAGS:
+            raise InvalidArgument("colour", f"{colour!r} holds several values per item; colour by one of them "
+                                  "on the live map instead")
+        array = self.column_table(space, [colour]).column(0).combine_chunks()
+        codes = array.indices.fill_null(-1).to_numpy()
+        # Colours in order of frequency, as the page's legend lists them (ties: first seen first).
+        counts = np.bincount(codes[codes >= 0], minlength=len(array.dictionary))
+        colour_of = np.empty(len(counts), dtype=np.int64)
+        colour_of[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+        return np.where(codes >= 0, colour_of[np.maximum(codes, 0)], -1)
+
+
+def projection_fields(columns: str | None) -> tuple[str, ...]:
+    """The Arrow projection's columns a request names ("x,y,cluster"); every one when None."""
+    if columns is None or not columns.strip():
+        return PROJECTION_FIELDS
+    names = [c.strip() for c in columns.split(",") if c.strip()]
+    for name in names:
+        if name not in PROJECTION_FIELDS:
+            raise InvalidArgument("columns", f"unknown projection column {name!r}; choose from "
+                                  f"{', '.join(PROJECTION_FIELDS)}")
+    if len(set(names)) != len(names):
+        raise InvalidArgument("columns", "a projection column is named twice")
+    return tuple(n for n in PROJECTION_FIELDS if n in names)
