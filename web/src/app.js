@@ -1,0 +1,303 @@
+// @ts-check
+/** The web map: boots from the URL state, loads a space's map from the Arrow endpoints, and
+ * wires the renderer, overlay and panels together. `window.vitrinaMap` is the page's test hook. */
+import { enc, getArrow, getJSON, itemPath, postForm, postJSON } from './api.js';
+import { decodeArrow } from './arrow.js';
+import { download, h } from './dom.js';
+import { filterMask, maskIndices } from './filters.js';
+import { colourEncoding, renderFacets, renderLegend } from './legend.js';
+import { createOverlay } from './overlay.js';
+import { card, renderCard, renderDetail, renderResults, renderSelection } from './panels.js';
+import { createRenderer, hasWebGL } from './renderer.js';
+import { decodeState, encodeState } from './url_state.js';
+
+const CLUSTER = '@cluster';
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const state = decodeState(location.hash);
+const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+const errors = [];
+document.addEventListener('securitypolicyviolation', (ev) => errors.push(`CSP: ${ev.violatedDirective} ${ev.blockedURI}`));
+window.addEventListener('error', (ev) => errors.push(String(ev.message)));
+
+/** @type {{ids: string[], rowOf: Map<string, number>, rows: number, x: Float32Array, y: Float32Array, columns: Record<string, any>}} */
+const data = { ids: [], rowOf: new Map(), rows: 0, x: new Float32Array(0), y: new Float32Array(0), columns: {} };
+let bundle; let catalogue = []; let renderer; let overlay; let visibleRows = [];
+let hits = []; let neighbourRows = [];
+
+applyTheme();
+const ready = boot().catch((e) => { errors.push(String(e)); $('progress').textContent = `Could not load the map: ${e.message}`; throw e; });
+window.vitrinaMap = {
+  ready,
+  state: () => JSON.parse(JSON.stringify(state)),
+  drawnCount: () => renderer?.drawnCount() ?? 0,
+  screenXY: (id) => { const p = renderer?.screenXY(data.rowOf.get(id)); const r = $('map').getBoundingClientRect(); return p && [p[0] + r.left, p[1] + r.top]; },
+  selection: () => (renderer?.selection() ?? []).map((i) => data.ids[i]),
+  lastLasso: () => renderer?.lastLasso(),
+  rings: () => (overlay?.rings() ?? []).map((i) => data.ids[i]),
+  labels: () => overlay?.placedLabels() ?? [],
+  errors: () => errors.slice(),
+  /** Pixels the map canvas has drawn (the background is the page's, behind it). */
+  paintedPixels: () => {
+    const c = /** @type {HTMLCanvasElement} */ ($('map'));
+    const d = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d')).getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1;
+    return n;
+  },
+};
+
+function applyTheme() {
+  const dark = state.theme ? state.theme === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches;
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+}
+const background = () => getComputedStyle(document.documentElement).getPropertyValue('--map-bg').trim();
+
+function saveState() {
+  history.replaceState(null, '', `#${encodeState(state)}`);
+}
+
+async function boot() {
+  bundle = await getJSON('/v1/bundle');
+  $('version').textContent = `${bundle.collection} · ${bundle.version}`;
+  const mapped = bundle.spaces.map((s) => s.name);
+  if (!mapped.includes(state.space)) state.space = mapped[0];
+  $('space').replaceChildren(...mapped.map((s) => h('option', { value: s, selected: s === state.space }, s)));
+  $('qspace').replaceChildren(...bundle.spaces.filter((s) => s.query_modalities.includes('text')).map((s) =>
+    h('option', { value: s.name, selected: s.name === state.qspace }, s.name)));
+  catalogue = (await getJSON('/v1/columns')).columns;
+  if (!hasWebGL()) return fallback();
+  renderer = createRenderer(/** @type {HTMLCanvasElement} */ ($('map')), { background: background(), reducedMotion });
+  overlay = createOverlay(/** @type {HTMLCanvasElement} */ ($('overlay')), renderer);
+  renderer.on('view', () => { overlay.draw(); cameraChanged(); });
+  renderer.on('hover', hover);
+  renderer.on('out', () => { clearTimeout(hoverTimer); $('card').hidden = true; });
+  renderer.on('click', (i) => pick(data.ids[i]));
+  renderer.on('lasso', (rows) => { state.selection = rows.map((i) => data.ids[i]); selectionChanged(); });
+  wireControls();
+  await loadSpace(false);
+}
+
+function fallback() {
+  const { width, height } = $('stage').getBoundingClientRect();
+  const src = `/v1/spaces/${enc(state.space)}/map.png?width=${Math.max(64, Math.min(2048, Math.round(width)))}&height=${Math.max(64, Math.min(2048, Math.round(height)))}&theme=${document.documentElement.dataset.theme}`;
+  $('fallback').replaceChildren(h('p', { role: 'alert' }, 'This browser has no WebGL, so the map is a picture drawn by the server: '
+    + 'hover, search on the map and lasso need WebGL (enable hardware acceleration, or try another browser).'), h('img', { src, alt: `map of the ${state.space} space` }));
+  $('fallback').hidden = false;
+  $('map').hidden = true;
+}
+
+async function loadSpace(transition) {
+  const space = state.space;
+  const spaceInfo = await getJSON(`/v1/spaces/${enc(space)}/clusters`).catch(() => ({ clusters: [] }));
+  const q = state.method ? `method=${enc(state.method)}&` : '';
+  const progress = (got, total) => { $('progress').textContent = `Loading map… ${total ? Math.round((100 * got) / total) + '%' : `${Math.round(got / 1024)} KB`}`; };
+  $('progress').hidden = false;
+  const first = decodeArrow(await getArrow(`/v1/spaces/${enc(space)}/projection?${q}columns=x,y,cluster`, progress));
+  const meta = first.metadata;
+  state.method = meta.method;
+  const sameRows = first.rows === data.rows;
+  Object.assign(data, { rows: first.rows, x: first.columns.x, y: first.columns.y });
+  await renderer.setPoints(data.x, data.y, transition && sameRows);
+  $('progress').hidden = true;
+  // First paint done; ids and metadata follow.
+  const [ids, columns] = await Promise.all([
+    getArrow(`/v1/spaces/${enc(space)}/projection?${q}columns=id`).then(decodeArrow),
+    getArrow(`/v1/spaces/${enc(space)}/columns`).then(decodeArrow),
+  ]);
+  data.ids = Array.from(ids.columns.id);
+  data.rowOf = new Map(data.ids.map((id, i) => [id, i]));
+  const names = new Map(spaceInfo.clusters.filter((c) => c.method === meta.clustering).map((c) => [c.cluster, c]));
+  data.columns = { ...columns.columns, [CLUSTER]: clusterColumn(first.columns.cluster, names) };
+  const methods = (meta.methods || meta.method).split(',');
+  $('method').replaceChildren(...methods.map((m) => h('option', { value: m, selected: m === state.method }, m)));
+  $('colour').replaceChildren(h('option', { value: 'cluster' }, `cluster (${meta.clustering || 'none'})`),
+    ...catalogue.filter((c) => c.kind === 'categorical' || c.kind === 'numeric').map((c) => h('option', { value: c.name }, c.name)),
+    hits.length ? h('option', { value: 'score' }, 'query score') : null);
+  /** @type {HTMLSelectElement} */ ($('colour')).value = state.colour;
+  overlay.setClusterLabels([...names.values()].filter((c) => c.cluster >= 0 && c.representatives.length).map((c) => ({
+    text: c.name, priority: c.size, anchor: data.rowOf.get(c.representatives[0].id) ?? -1 })).filter((l) => l.anchor >= 0));
+  await applyColour();
+  await applyFilters();
+  if (state.selection.length) renderer.select(state.selection.map((id) => data.rowOf.get(id)).filter((i) => i !== undefined));
+  selectionChanged();
+  if (state.camera) renderer.setCamera(state.camera);
+  if (state.query) await search(state.query);
+  if (state.item) await pick(state.item);
+}
+
+function clusterColumn(labels, names) {
+  const values = [...new Set(Array.from(labels ?? []))].sort((a, b) => a - b);
+  const dictionary = values.map((v) => (v < 0 ? 'noise' : names.get(v)?.name ?? `cluster ${v}`));
+  const code = new Map(values.map((v, i) => [v, i]));
+  return { kind: 'categorical', dictionary, codes: Int32Array.from(labels ?? [], (v) => (v == null ? -1 : code.get(v))) };
+}
+
+async function applyColour() {
+  const name = state.colour === 'cluster' ? CLUSTER : state.colour;
+  if (state.colour === 'score' && hits.length) {
+    const values = new Float32Array(data.rows);
+    const top = hits[0].score; const low = hits[hits.length - 1].score;
+    for (const hit of hits) { const r = data.rowOf.get(hit.id); if (r !== undefined) values[r] = (hit.score - low) / (top - low || 1); }
+    const enc2 = colourEncoding({ kind: 'numeric', values: Float64Array.from(values) }, data.rows);
+    await renderer.setColours(enc2.values, enc2.colours, true);
+    renderLegend($('legend'), 'query score', { ...enc2, min: low, max: top }, { active: [], onToggle: () => {} });
+    return;
+  }
+  const encoding = colourEncoding(data.columns[name], data.rows);
+  await renderer.setColours(encoding.values, encoding.colours, encoding.continuous);
+  renderLegend($('legend'), state.colour === 'cluster' ? 'cluster' : name, encoding, {
+    active: state.filters[name] ?? [], onToggle: (value) => toggleFilter(name, value) });
+}
+
+async function applyFilters() {
+  const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
+  const mask = filterMask(data.rows, data.columns, state.filters, state.ranges);
+  visibleRows = maskIndices(mask);
+  await renderer.setVisible(active ? visibleRows : null);
+  renderFacetsNow();
+  saveState();
+}
+
+function renderFacetsNow() {
+  const selected = renderer.selection();
+  const facetCatalogue = [{ name: CLUSTER, kind: 'categorical' }, ...catalogue.filter((c) => c.kind !== 'text')];
+  renderFacets($('facets'), facetCatalogue, data.columns, selected.length ? selected : visibleRows, {
+    filters: state.filters, ranges: state.ranges,
+    onToggle: toggleFilter,
+    onRange: (name, which, value) => {
+      const info = catalogue.find((c) => c.name === name);
+      const [lo, hi] = state.ranges[name] ?? [info.min, info.max];
+      state.ranges[name] = which === 'min' ? [value, hi] : [lo, value];
+      applyFilters();
+    },
+  });
+}
+
+async function toggleFilter(name, value) {
+  const values = state.filters[name] ?? [];
+  state.filters[name] = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
+  if (!state.filters[name].length) delete state.filters[name];
+  await applyFilters();
+  await applyColour();
+}
+
+let hoverTimer;
+function hover(i) {
+  clearTimeout(hoverTimer);
+  // A short dwell: sweeping across the map fetches no card.
+  hoverTimer = setTimeout(async () => {
+    const c = await card(data.ids[i]);
+    const p = renderer.screenXY(i);
+    const el = $('card');
+    renderCard(el, c, state.space);
+    if (p) { el.style.left = `${Math.min(p[0] + 14, $('stage').clientWidth - 340)}px`; el.style.top = `${Math.max(0, p[1] - 20)}px`; }
+    el.hidden = false;
+  }, 120);
+}
+
+async function pick(id) {
+  state.item = id;
+  saveState();
+  if (!id) { $('detail').replaceChildren(); overlay.setFocus(null); neighbourRows = []; return; }
+  const row = data.rowOf.get(id);
+  await renderDetail($('detail'), {
+    id, space: state.space, spaces: bundle.spaces.map((s) => s.name), onPick: pick,
+    onNeighbours: (_, ids) => {
+      neighbourRows = ids.map((n) => data.rowOf.get(n)).filter((r) => r !== undefined);
+      overlay.setFocus(row === undefined ? null : { from: row, to: neighbourRows });
+    },
+  });
+}
+
+async function search(query, file) {
+  state.query = file ? '' : query;
+  saveState();
+  if (!query && !file) { hits = []; overlay.setRings([]); await renderer.setEmphasis(new Float32Array(data.rows).fill(1)); renderResults($('results'), [], {}); return; }
+  const space = /** @type {HTMLSelectElement} */ ($('qspace')).value || state.qspace;
+  state.qspace = space;
+  let found;
+  if (file) {
+    const form = new FormData(); form.append('file', file); form.append('space', bundle.spaces.some((s) => s.name === state.space && s.query_modalities.includes('image')) ? state.space : 'image'); form.append('k', '50');
+    found = await postForm('/v1/search/image', form);
+  } else {
+    found = await postJSON('/v1/search/text', { query, space, k: 50 });
+  }
+  hits = found.hits;
+  const rows = hits.map((hit) => data.rowOf.get(hit.id)).filter((r) => r !== undefined);
+  overlay.setRings(rows);
+  const weights = new Float32Array(data.rows);
+  rows.forEach((r) => { weights[r] = 1; });
+  await renderer.setEmphasis(weights);
+  renderResults($('results'), hits, {
+    title: file ? `Like ${file.name}` : `“${query}” in ${space}`,
+    onFocus: (id) => { const r = data.rowOf.get(id); if (r !== undefined) overlay.setFocus({ from: r, to: [] }); },
+    onPick: pick,
+  });
+}
+
+function selectionChanged() {
+  const rows = renderer.selection();
+  saveState();
+  renderSelection($('selection'), { ids: rows.map((i) => data.ids[i]), rows, columns: data.columns, onPick: pick,
+    onClear: () => { renderer.select([]); state.selection = []; selectionChanged(); } });
+  renderFacetsNow();
+}
+
+let cameraTimer;
+function cameraChanged() {
+  clearTimeout(cameraTimer);
+  cameraTimer = setTimeout(() => { state.camera = renderer.camera(); saveState(); }, 150);
+}
+
+function setTool(tool) {
+  renderer.setTool(tool);
+  for (const t of ['pan', 'lasso', 'rectangle']) $(`tool-${t}`).setAttribute('aria-pressed', String(t === tool));
+}
+
+function wireControls() {
+  $('space').addEventListener('change', (ev) => { state.space = ev.target.value; state.method = ''; pick(''); loadSpace(false); });
+  $('method').addEventListener('change', (ev) => { state.method = ev.target.value; loadSpace(true); });
+  $('colour').addEventListener('change', (ev) => { state.colour = ev.target.value; saveState(); applyColour(); });
+  $('search').addEventListener('submit', (ev) => { ev.preventDefault(); search(/** @type {HTMLInputElement} */ ($('query')).value.trim()); });
+  $('image-query').addEventListener('change', (ev) => { const f = ev.target.files?.[0]; if (f) search('', f); });
+  /** @type {HTMLInputElement} */ ($('query')).value = state.query;
+  for (const t of ['pan', 'lasso', 'rectangle']) $(`tool-${t}`).addEventListener('click', () => setTool(t));
+  $('reset').addEventListener('click', () => renderer.reset());
+  $('theme').addEventListener('click', () => {
+    state.theme = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+    applyTheme(); renderer.setBackground(background()); overlay.draw(); saveState();
+  });
+  $('copy-link').addEventListener('click', () => navigator.clipboard?.writeText(location.href));
+  $('export-png').addEventListener('click', exportPng);
+  new ResizeObserver(() => { const r = $('stage').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('stage'));
+  document.addEventListener('keydown', (ev) => {
+    const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+    if (ev.key === 'Escape') { search(''); pick(''); setTool('pan'); return; }
+    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === '/') { ev.preventDefault(); $('query').focus(); }
+    if (ev.key === 'l') setTool('lasso');
+    if (ev.key === 'r') setTool('rectangle');
+    if (ev.key === 'p') setTool('pan');
+    if (ev.key === '[' || ev.key === ']') stepNeighbour(ev.key === ']' ? 1 : -1);
+  });
+}
+
+/** [ and ]: walk the focused item's neighbour list. */
+function stepNeighbour(by) {
+  const buttons = [...$('detail').querySelectorAll('section:first-of-type li')];
+  if (!buttons.length) return;
+  const at = buttons.findIndex((li) => li.classList.contains('current'));
+  buttons.forEach((li) => li.classList.remove('current'));
+  const next = buttons[(at + by + buttons.length) % buttons.length];
+  next.classList.add('current');
+  /** @type {HTMLElement} */ (next.querySelector('button.pick')).focus();
+}
+
+async function exportPng() {
+  const image = await renderer.exportImage();
+  const canvas = h('canvas', { width: image.width, height: image.height });
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  ctx.putImageData(image, 0, 0);
+  ctx.drawImage(/** @type {HTMLCanvasElement} */ ($('overlay')), 0, 0, image.width, image.height);
+  canvas.toBlob((blob) => blob && download(blob, `vitrina-${state.space}-${state.method}.png`));
+}
