@@ -1,0 +1,175 @@
+"""A real `vitrina serve` on a loopback port and Debian's chromium driven by playwright.
+
+The bundle is the tiny-model one (real `hf:` encoders: real search, stored word attributions,
+explanations) with its PCA maps re-laid out: the tiny random models clump every item into a few
+pixels, and a map test must be able to point at one item. Each category is a blob of items on a
+sunflower spiral, far enough apart for the mouse to pick each one.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+VIEWPORT = {"width": 1100, "height": 700}
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI runs as root
+    # Without these Chromium keeps calling Google hosts, which this network refuses.
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-quic", "--use-angle=swiftshader",
+]
+BLOBS = {"animals": 0, "plants": 1, "vehicles": 2}
+
+
+def layout(category: str, index: int) -> tuple[float, float]:
+    angle = 2 * math.pi * BLOBS[category] / 3 + math.pi / 2
+    cx, cy = 0.55 * math.cos(angle), 0.55 * math.sin(angle)
+    r, theta = 0.3 * math.sqrt((index + 0.5) / 20), index * 2.399963
+    return cx + r * math.cos(theta), cy + r * math.sin(theta)
+
+
+def _relay(version: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in version.glob("spaces/*/projections.parquet"):
+        table = pq.read_table(path)
+        ids = table.column("id").to_pylist()
+        coords = [layout(i.rsplit("-", 1)[0], int(i.rsplit("-", 1)[1])) for i in ids]
+        for axis, name in enumerate(("pca_x", "pca_y")):
+            column = pa.array([c[axis] for c in coords], pa.float32())
+            table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), column)
+        pq.write_table(table, path)
+
+
+@pytest.fixture(scope="session")
+def map_bundle_root(tmp_path_factory, tiny_model_bundle_root) -> Path:
+    root = tmp_path_factory.mktemp("map") / "bundles"
+    shutil.copytree(tiny_model_bundle_root, root)
+    for version in (root / "tiny" / "versions").iterdir():
+        _relay(version)
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(map_bundle_root):
+    from vitrina.search_api.rest import web
+
+    if not (web.STATIC / "index.html").is_file():
+        pytest.fail("the web map is not built: run `make web` (make test builds it)")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    command = [str(Path(sys.executable).parent / "vitrina"), "serve", "--bundles", str(map_bundle_root), "--collection", "tiny",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # To a file, not a pipe: a pipe nobody reads fills up with access log lines and stalls the server.
+    log = open(ARTIFACTS / "server.log", "wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            pytest.fail(f"vitrina serve did not start:\n{(ARTIFACTS / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("VITRINA_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if chromium_path() is None:
+        pytest.skip("no chromium on PATH (make test installs Debian's; or set VITRINA_CHROMIUM)")
+    with sync_playwright() as p:
+        yield p
+
+
+def launch(playwright_instance, *extra: str):
+    return playwright_instance.chromium.launch(executable_path=chromium_path(), headless=True,
+                                               args=CHROMIUM_FLAGS + list(extra))
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = launch(playwright_instance)
+    yield browser
+    browser.close()
+
+
+class Page:
+    """A page of the map with what it asked of the network and what it logged."""
+
+    def __init__(self, page, base: str):
+        self.page, self.base = page, base
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.route("**/*", self._route)
+
+    def _route(self, route):
+        # Anything not for the server is refused and counted: the page must work offline.
+        if route.request.url.startswith(self.base + "/"):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def open(self, fragment: str = "") -> None:
+        self.page.goto(f"{self.base}/{fragment}")
+        self.page.wait_for_function("window.vitrinaMap !== undefined")
+        self.page.evaluate("window.vitrinaMap.ready")
+
+    def map(self, expression: str):
+        return self.page.evaluate(f"window.vitrinaMap.{expression}")
+
+    def point(self, item_id: str) -> tuple[float, float]:
+        xy = self.map(f"screenXY({item_id!r})")
+        assert xy is not None, f"{item_id} is not on the map"
+        return xy[0], xy[1]
+
+
+def open_page(browser, server, request, **context):
+    ctx = browser.new_context(viewport=VIEWPORT, **context)
+    page = Page(ctx.new_page(), server)
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    finally:
+        ctx.close()
+    assert page.outside == [], f"requests left the server's origin: {page.outside}"
+    assert page.errors == [], f"the page logged errors: {page.errors}"
+
+
+@pytest.fixture
+def page(browser, server, request):
+    yield from open_page(browser, server, request)

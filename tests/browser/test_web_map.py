@@ -1,0 +1,195 @@
+"""The web map in a real browser, with real mouse events, against a real server.
+
+Each test leaves a screenshot in test-artifacts/browser/. The page fixture fails a test whose
+page logged an error or asked for anything outside the server's origin.
+"""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.browser.conftest import BLOBS, layout, launch, open_page
+
+pytestmark = pytest.mark.browser
+IDS = [f"{category}-{i:02d}" for category in BLOBS for i in range(20)]
+
+
+def api(server, path, **kwargs):
+    response = httpx.request(kwargs.pop("method", "GET"), f"{server}{path}", timeout=30, **kwargs)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def hover(page, item_id):
+    x, y = page.point(item_id)
+    page.page.mouse.move(x - 20, y - 20)
+    page.page.mouse.move(x, y, steps=4)
+    page.page.wait_for_selector(f"#card[data-id='{item_id}']:not([hidden])")
+
+
+def test_first_paint_draws_every_point_with_cluster_names(page, server):
+    page.open()
+    assert page.map("drawnCount()") == 60
+    assert page.map("paintedPixels()") > 60 * 20
+    assert page.map("labels()"), "no cluster name was placed"
+    assert page.page.text_content("#version").endswith(api(server, "/v1/bundle")["version"])
+    legend = page.page.locator("#legend li").all_text_contents()
+    assert len(legend) >= 3
+
+
+def test_hover_shows_the_card_with_its_thumbnail_and_salient_words(page, server):
+    page.open()
+    hover(page, "animals-03")
+    card = page.page.locator("#card")
+    assert card.locator("h3").text_content() == "bird 3"
+    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    expected = api(server, "/v1/items/animals-03/card")
+    words = {w["word"] for s in expected["salient"] if s["space"] == "text" for w in s["words"]}
+    marked = set(card.locator("mark").all_text_contents())
+    assert marked and marked == words
+
+
+def test_click_lists_the_neighbours_the_api_returns_in_each_space(page, server):
+    page.open()
+    x, y = page.point("plants-05")
+    page.page.mouse.click(x, y)
+    for space in ("image", "text", "joint"):
+        section = page.page.locator(f"#detail section[data-space='{space}'] li")
+        section.first.wait_for()
+        shown = [li.get_attribute("data-id") for li in section.all()]
+        expected = [h["id"] for h in api(server, f"/v1/items/plants-05/neighbours?space={space}&k=10")["hits"]]
+        assert shown == expected, space
+    assert page.map("state()")["item"] == "plants-05"
+
+
+def test_why_similar_shows_words_and_heatmaps_and_ranks(page, server):
+    page.open("#space=joint")
+    x, y = page.point("vehicles-02")
+    page.page.mouse.click(x, y)
+    first = page.page.locator("#detail section[data-space='joint'] li").first
+    first.wait_for()
+    first.locator("button.why-button").click()
+    why = page.page.locator("#detail .why")
+    why.locator("table.ranks").wait_for(timeout=60_000)
+    assert why.locator("mark").count() > 0
+    heatmaps = why.locator(".heatmaps img")
+    assert heatmaps.count() == 2
+    heatmaps.first.evaluate("img => img.decode()")
+    assert heatmaps.evaluate_all("imgs => imgs.every(i => i.naturalWidth > 0)")
+    assert why.locator("table.ranks tr").count() == 1 + 3  # a header and one row per space
+
+
+def inside(x, y, polygon):
+    crossings = False
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1]):
+        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+            crossings = not crossings
+    return crossings
+
+
+def test_lasso_selects_exactly_the_points_inside_the_drawn_polygon(page):
+    page.open()
+    # A polygon around the plants blob, cutting through it: some plants fall inside, some not.
+    cx, cy = (sum(c) / 20 for c in zip(*(page.point(f"plants-{i:02d}") for i in range(20))))
+    polygon = [(cx - 90, cy - 70), (cx + 10, cy - 80), (cx + 25, cy + 10), (cx - 20, cy + 90), (cx - 95, cy + 40)]
+    page.page.keyboard.press("l")
+    mouse = page.page.mouse
+    mouse.move(*polygon[0])
+    mouse.down()
+    for vertex in polygon[1:] + polygon[:1]:
+        mouse.move(*vertex, steps=12)
+    mouse.up()
+    page.page.wait_for_selector("#selection h2")
+    expected = {i for i in IDS if inside(*page.point(i), polygon)}
+    assert 3 <= len(expected) < 20
+    assert set(page.map("selection()")) == expected
+    assert page.page.locator("#selection .grid img").count() == len(expected)
+    assert page.map("state()")["selection"] and set(page.map("state()")["selection"]) == expected
+
+
+def test_colour_by_an_attribute_changes_the_legend(page):
+    page.open()
+    before = page.page.locator("#legend li").all_text_contents()
+    page.page.select_option("#colour", "category")
+    page.page.wait_for_function("document.querySelector('#legend h2').textContent === 'category'")
+    after = [t.split() for t in page.page.locator("#legend li").all_text_contents()]
+    assert after == [["animals", "20"], ["plants", "20"], ["vehicles", "20"]] and after != before
+    assert page.map("state()")["colour"] == "category"
+
+
+def test_a_filter_chip_draws_fewer_points(page):
+    page.open()
+    painted = page.map("paintedPixels()")
+    page.page.click("#facets .facet[data-column='category'] button[data-value='plants']")
+    page.page.wait_for_function("window.vitrinaMap.drawnCount() === 20")
+    page.page.wait_for_timeout(300)
+    assert page.map("paintedPixels()") < painted * 0.6
+    assert page.map("state()")["filters"] == {"category": ["plants"]}
+
+
+def test_text_search_rings_the_hits_in_rank_order(page, server):
+    page.open()
+    page.page.fill("#query", "red rose")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_selector("#results li")
+    expected = [h["id"] for h in api(server, "/v1/search/text", method="POST", json={"query": "red rose", "space": "text", "k": 50})["hits"]]
+    assert page.map("rings()") == expected
+    rows = page.page.locator("#results li")
+    assert [li.get_attribute("data-id") for li in rows.all()] == expected
+    rows.first.focus()
+    page.page.keyboard.press("ArrowDown")
+    assert page.page.evaluate("document.activeElement.dataset.id") == expected[1]
+
+
+def test_a_permalink_restores_the_same_view(page, browser, server, request):
+    page.open()
+    page.page.select_option("#colour", "category")
+    page.page.click("#facets .facet[data-column='category'] button[data-value='animals']")
+    page.page.fill("#query", "a cat")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_selector("#results li")
+    x, y = page.point("animals-04")
+    page.page.mouse.click(x, y)
+    page.page.wait_for_selector("#detail section li")
+    page.page.wait_for_timeout(300)
+    url = page.page.url
+    state, rings = page.map("state()"), page.map("rings()")
+    assert state["item"] == "animals-04" and state["query"] == "a cat"
+    for other in open_page(browser, server, request):
+        other.page.goto(url)
+        other.page.wait_for_function("window.vitrinaMap !== undefined")
+        other.page.evaluate("window.vitrinaMap.ready")
+        assert other.map("state()") == state
+        assert other.map("drawnCount()") == 20 and other.map("rings()") == rings
+        assert other.page.locator("#detail h2").text_content().startswith("fish 4")
+
+
+def test_dark_mode_follows_the_system_and_the_toggle(browser, server, request):
+    for page in open_page(browser, server, request, color_scheme="dark"):
+        page.open()
+        assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"
+        page.page.click("#theme")
+        assert page.page.evaluate("document.documentElement.dataset.theme") == "light"
+        assert page.map("state()")["theme"] == "light"
+
+
+def test_without_webgl_the_page_shows_the_server_picture(playwright_instance, server, request):
+    browser = launch(playwright_instance, "--disable-webgl", "--disable-3d-apis")
+    try:
+        for page in open_page(browser, server, request):
+            page.open()
+            fallback = page.page.locator("#fallback")
+            assert fallback.is_visible()
+            assert "no WebGL" in fallback.text_content()
+            img = fallback.locator("img")
+            img.evaluate("img => img.decode()")
+            assert img.evaluate("img => img.naturalWidth") > 64
+    finally:
+        browser.close()
+
+
+def test_layout_fixture_is_what_the_map_draws(page, server):
+    """The positions the tests aim at are the bundle's (projection endpoint) ones."""
+    page.open()
+    points = {p["id"]: (p["x"], p["y"]) for p in api(server, "/v1/spaces/image/projection")["points"]}
+    assert points["animals-00"] == pytest.approx(layout("animals", 0), abs=1e-6)
