@@ -6,8 +6,9 @@ import { decodeArrow } from './arrow.js';
 import { download, h } from './dom.js';
 import { filterMask, maskIndices } from './filters.js';
 import { colourEncoding, renderFacets, renderLegend } from './legend.js';
+import { densityContours } from './density.js';
 import { createOverlay } from './overlay.js';
-import { card, renderCard, renderDetail, renderResults, renderSelection } from './panels.js';
+import { card, renderCard, renderDetail, renderOutliers, renderResults, renderSelection } from './panels.js';
 import { createRenderer, hasWebGL } from './renderer.js';
 import { decodeState, encodeState } from './url_state.js';
 
@@ -19,8 +20,10 @@ const errors = [];
 document.addEventListener('securitypolicyviolation', (ev) => errors.push(`CSP: ${ev.violatedDirective} ${ev.blockedURI}`));
 window.addEventListener('error', (ev) => errors.push(String(ev.message)));
 
-/** @type {{ids: string[], rowOf: Map<string, number>, rows: number, x: Float32Array, y: Float32Array, columns: Record<string, any>}} */
-const data = { ids: [], rowOf: new Map(), rows: 0, x: new Float32Array(0), y: new Float32Array(0), columns: {} };
+/** @type {{ids: string[], rowOf: Map<string, number>, rows: number, x: Float32Array, y: Float32Array,
+ *   columns: Record<string, any>, hasImage: Uint8Array, reference: number[] | null}} */
+const data = { ids: [], rowOf: new Map(), rows: 0, x: new Float32Array(0), y: new Float32Array(0), columns: {},
+  hasImage: new Uint8Array(0), reference: null };
 let bundle; let catalogue = []; let renderer; let overlay; let visibleRows = [];
 let hits = []; let neighbourRows = [];
 
@@ -35,6 +38,8 @@ window.vitrinaMap = {
   lastLasso: () => renderer?.lastLasso(),
   rings: () => (overlay?.rings() ?? []).map((i) => data.ids[i]),
   labels: () => overlay?.placedLabels() ?? [],
+  contours: () => overlay?.contours() ?? [],
+  thumbnailsDrawn: () => overlay?.thumbnailsDrawn() ?? 0,
   errors: () => errors.slice(),
   /** Pixels the map canvas has drawn (the background is the page's, behind it). */
   paintedPixels: () => {
@@ -67,7 +72,8 @@ async function boot() {
   catalogue = (await getJSON('/v1/columns')).columns;
   if (!hasWebGL()) return fallback();
   renderer = createRenderer(/** @type {HTMLCanvasElement} */ ($('map')), { background: background(), reducedMotion });
-  overlay = createOverlay(/** @type {HTMLCanvasElement} */ ($('overlay')), renderer);
+  overlay = createOverlay(/** @type {HTMLCanvasElement} */ ($('overlay')), renderer,
+    (i) => (data.ids[i] && data.hasImage[i] ? `${itemPath(data.ids[i])}/image?size=64` : null), toScreen);
   renderer.on('view', () => { overlay.draw(); cameraChanged(); });
   renderer.on('hover', hover);
   renderer.on('out', () => { clearTimeout(hoverTimer); $('card').hidden = true; });
@@ -75,6 +81,8 @@ async function boot() {
   renderer.on('lasso', (rows) => { state.selection = rows.map((i) => data.ids[i]); selectionChanged(); });
   wireControls();
   await loadSpace(false);
+  await renderer.whenPickable();
+  performance.mark('vitrina:ready');
 }
 
 function fallback() {
@@ -97,14 +105,18 @@ async function loadSpace(transition) {
   state.method = meta.method;
   const sameRows = first.rows === data.rows;
   Object.assign(data, { rows: first.rows, x: first.columns.x, y: first.columns.y });
+  data.reference = referenceRows();
   await renderer.setPoints(data.x, data.y, transition && sameRows);
   $('progress').hidden = true;
+  if (!performance.getEntriesByName('vitrina:first-paint').length) performance.mark('vitrina:first-paint');
   // First paint done; ids and metadata follow.
   const [ids, columns] = await Promise.all([
     getArrow(`/v1/spaces/${enc(space)}/projection?${q}columns=id`).then(decodeArrow),
     getArrow(`/v1/spaces/${enc(space)}/columns`).then(decodeArrow),
   ]);
   data.ids = Array.from(ids.columns.id);
+  data.hasImage = spaceHasImages(space) ? new Uint8Array(data.ids.length).fill(1) : new Uint8Array(data.ids.length);
+  overlay.forgetThumbnails();
   data.rowOf = new Map(data.ids.map((id, i) => [id, i]));
   const names = new Map(spaceInfo.clusters.filter((c) => c.method === meta.clustering).map((c) => [c.cluster, c]));
   data.columns = { ...columns.columns, [CLUSTER]: clusterColumn(first.columns.cluster, names) };
@@ -123,6 +135,12 @@ async function loadSpace(transition) {
   if (state.camera) renderer.setCamera(state.camera);
   if (state.query) await search(state.query);
   if (state.item) await pick(state.item);
+}
+
+/** Items of a space indexed by picture all have one; in a text space some may not (they 404). */
+function spaceHasImages(space) {
+  const info = bundle.spaces.find((s) => s.name === space);
+  return !!info && info.indexed_modality === 'image';
 }
 
 function clusterColumn(labels, names) {
@@ -149,11 +167,43 @@ async function applyColour() {
     active: state.filters[name] ?? [], onToggle: (value) => toggleFilter(name, value) });
 }
 
+/**
+ * Map coordinates to canvas pixels. The renderer only places its own points, so the affine map
+ * (no rotation: equal scales, shifted) is read off the points furthest apart in x and in y.
+ */
+function toScreen(x, y) {
+  const ref = data.reference;
+  if (!ref) return null;
+  const [ax, bx, ay, by] = ref.map((i) => renderer.screenXY(i));
+  if (!ax || !bx || !ay || !by) return null;
+  const sx = ax[0] + ((x - data.x[ref[0]]) * (bx[0] - ax[0])) / (data.x[ref[1]] - data.x[ref[0]] || 1);
+  const sy = ay[1] + ((y - data.y[ref[2]]) * (by[1] - ay[1])) / (data.y[ref[3]] - data.y[ref[2]] || 1);
+  return [sx, sy];
+}
+
+function referenceRows() {
+  let [minX, maxX, minY, maxY] = [0, 0, 0, 0];
+  for (let i = 1; i < data.rows; i++) {
+    if (data.x[i] < data.x[minX]) minX = i;
+    if (data.x[i] > data.x[maxX]) maxX = i;
+    if (data.y[i] < data.y[minY]) minY = i;
+    if (data.y[i] > data.y[maxY]) maxY = i;
+  }
+  return data.rows > 1 ? [minX, maxX, minY, maxY] : null;
+}
+
+function applyContours() {
+  const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
+  overlay.setContours(state.contours ? densityContours(data.x, data.y, active ? visibleRows : null) : []);
+  $('contours').setAttribute('aria-pressed', String(state.contours));
+}
+
 async function applyFilters() {
   const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
   const mask = filterMask(data.rows, data.columns, state.filters, state.ranges);
   visibleRows = maskIndices(mask);
   await renderer.setVisible(active ? visibleRows : null);
+  applyContours();
   renderFacetsNow();
   saveState();
 }
@@ -195,13 +245,14 @@ function hover(i) {
   }, 120);
 }
 
-async function pick(id) {
+let reviewAttribute = '';
+async function pick(id, attribute = reviewAttribute) {
   state.item = id;
   saveState();
   if (!id) { $('detail').replaceChildren(); overlay.setFocus(null); neighbourRows = []; return; }
   const row = data.rowOf.get(id);
   await renderDetail($('detail'), {
-    id, space: state.space, spaces: bundle.spaces.map((s) => s.name), onPick: pick,
+    id, space: state.space, spaces: bundle.spaces.map((s) => s.name), onPick: (next) => pick(next), attribute,
     onNeighbours: (_, ids) => {
       neighbourRows = ids.map((n) => data.rowOf.get(n)).filter((r) => r !== undefined);
       overlay.setFocus(row === undefined ? null : { from: row, to: neighbourRows });
@@ -269,6 +320,8 @@ function wireControls() {
   });
   $('copy-link').addEventListener('click', () => navigator.clipboard?.writeText(location.href));
   $('export-png').addEventListener('click', exportPng);
+  $('review').addEventListener('click', review);
+  $('contours').addEventListener('click', () => { state.contours = !state.contours; applyContours(); saveState(); });
   new ResizeObserver(() => { const r = $('stage').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('stage'));
   document.addEventListener('keydown', (ev) => {
     const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
@@ -278,7 +331,17 @@ function wireControls() {
     if (ev.key === 'l') setTool('lasso');
     if (ev.key === 'r') setTool('rectangle');
     if (ev.key === 'p') setTool('pan');
+    if (ev.key === 'c') $('contours').click();
     if (ev.key === '[' || ev.key === ']') stepNeighbour(ev.key === ']' ? 1 : -1);
+  });
+}
+
+/** The label-outlier review list of the space, from the build's outlier report. */
+async function review() {
+  const view = await getJSON(`/v1/spaces/${enc(state.space)}/outliers?limit=200`);
+  renderOutliers($('outliers'), view, {
+    onPick: (id, attribute) => { reviewAttribute = attribute; const r = data.rowOf.get(id); if (r !== undefined) renderer.zoomTo([r]); pick(id, attribute); },
+    onClose: () => { reviewAttribute = ''; $('outliers').replaceChildren(); },
   });
 }
 

@@ -27,8 +27,10 @@ export function highlighted(text, words) {
     run.score === null ? run.text : h('mark', { 'data-score': run.score.toFixed(2), class: `w${Math.min(4, Math.ceil(run.score * 4))}` }, run.text)));
 }
 
-export function thumbnail(url, size, alt) {
-  return url ? h('img', { src: `${url}?size=${size}`, alt, width: size, height: size, loading: 'lazy', class: 'thumb' }) : h('div', { class: 'thumb none' }, 'no image');
+/** @param {boolean} [eager] load at once (the hover card), not when scrolled into view (long lists) */
+export function thumbnail(url, size, alt, eager = false) {
+  return url ? h('img', { src: `${url}?size=${size}`, alt, width: size, height: size, loading: eager ? 'eager' : 'lazy', class: 'thumb' })
+    : h('div', { class: 'thumb none' }, 'no image');
 }
 
 export function metadataChips(metadata, limit = 6) {

@@ -1,13 +1,25 @@
 // @ts-check
-/** What the map draws above the points on a 2-D canvas: cluster names, search-hit rings,
- * neighbour rings and lines. Redrawn on every view change; positions come from the renderer. */
+/** What the map draws above the points on a 2-D canvas: the items' pictures when few points are
+ * in view, cluster names, search-hit rings, neighbour rings and lines. Redrawn on every view
+ * change; positions come from the renderer. */
 import { placeLabels } from './geometry.js';
+
+// Few enough points in view and each is drawn as its own picture, as a curator zooms in.
+export const THUMBNAILS_IN_VIEW = 300;
+const THUMB_PX = 36;
 
 /**
  * @param {HTMLCanvasElement} canvas
- * @param {{screenXY: (i: number) => number[] | undefined}} renderer
+ * @param {{screenXY: (i: number) => number[] | undefined, pointsInView: () => number[] | null,
+ *   camera: () => number[], drawnCount: () => number}} renderer
+ * @param {(i: number) => string | null} thumbnailUrl a point's picture, null when it has none
+ * @param {(x: number, y: number) => number[] | null} toScreen map coordinates to canvas pixels
  */
-export function createOverlay(canvas, renderer) {
+export function createOverlay(canvas, renderer, thumbnailUrl, toScreen) {
+  /** @type {{level: number, rings: number[][][]}[]} */ let contourLevels = [];
+  /** @type {Map<number, HTMLImageElement>} */ const images = new Map();
+  let thumbnailsDrawn = 0;
+  let pending = 0;
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   /** @type {{text: string, anchor: number, priority: number}[]} */ let clusterLabels = [];
   /** @type {number[]} */ let rings = [];
@@ -25,6 +37,8 @@ export function createOverlay(canvas, renderer) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const at = (i) => renderer.screenXY(i);
+    drawContours();
+    drawThumbnails(at);
     if (focus) {
       const from = at(focus.from);
       ctx.strokeStyle = colour('--accent');
@@ -51,6 +65,55 @@ export function createOverlay(canvas, renderer) {
     for (const l of placed) label(l.text, l.x, l.y, colour('--fg'), '600 12px system-ui, sans-serif', 'center', colour('--halo'));
   }
 
+  function drawContours() {
+    ctx.strokeStyle = colour('--contour');
+    contourLevels.forEach(({ rings }, k) => {
+      ctx.lineWidth = 1 + k * 0.4;
+      for (const ring of rings) {
+        ctx.beginPath();
+        ring.forEach(([x, y], j) => {
+          const p = toScreen(x, y);
+          if (p) (j ? ctx.lineTo(p[0], p[1]) : ctx.moveTo(p[0], p[1]));
+        });
+        ctx.closePath();
+        ctx.stroke();
+      }
+    });
+  }
+
+  function drawThumbnails(at) {
+    thumbnailsDrawn = 0;
+    // A cheap bound first: at a million points and a wide view, listing those in view costs a frame.
+    const [, , distance] = renderer.camera();
+    if (renderer.drawnCount() * Math.min(1, distance * distance) > 20 * THUMBNAILS_IN_VIEW) return;
+    const inView = renderer.pointsInView();
+    if (inView === null) { setTimeout(draw, 200); return; }
+    if (!inView.length || inView.length > THUMBNAILS_IN_VIEW) return;
+    for (const i of inView) {
+      const img = image(i);
+      const p = at(i);
+      if (!img || !p || !img.complete || !img.naturalWidth) continue;
+      const scale = THUMB_PX / Math.max(img.naturalWidth, img.naturalHeight);
+      const w = img.naturalWidth * scale; const h = img.naturalHeight * scale;
+      ctx.drawImage(img, p[0] - w / 2, p[1] - h / 2, w, h);
+      thumbnailsDrawn += 1;
+    }
+  }
+
+  function image(i) {
+    if (!images.has(i)) {
+      const url = thumbnailUrl(i);
+      if (!url) return null;
+      const img = new Image();
+      img.decoding = 'async';
+      // One redraw per burst of arrivals, not one per picture.
+      img.onload = () => { if (!pending) pending = requestAnimationFrame(() => { pending = 0; draw(); }); };
+      img.src = url;
+      images.set(i, img);
+    }
+    return images.get(i);
+  }
+
   function ring([x, y], r, stroke, width = 2) {
     ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.strokeStyle = stroke; ctx.lineWidth = width; ctx.stroke();
   }
@@ -66,8 +129,13 @@ export function createOverlay(canvas, renderer) {
     /** Cluster names, each anchored on its most central member (a point index). */
     setClusterLabels(labels) { clusterLabels = labels; draw(); },
     setRings(indices) { rings = indices; draw(); },
+    setContours(levels) { contourLevels = levels; draw(); },
+    contours: () => contourLevels,
     setFocus(value) { focus = value; draw(); },
     placedLabels: () => placed.map((p) => p.text),
+    thumbnailsDrawn: () => thumbnailsDrawn,
+    /** Pictures belong to rows of one map: a new space or version starts afresh. */
+    forgetThumbnails() { images.clear(); },
     rings: () => rings,
   };
 }

@@ -20,7 +20,7 @@ function salientFor(c, space) {
 
 export function renderCard(el, c, space) {
   el.replaceChildren(
-    thumbnail(c.image_url, 128, c.title),
+    thumbnail(c.image_url, 128, c.title, true),
     h('div', {}, h('h3', {}, c.title || c.id), metadataChips(c.metadata, 4), highlighted(c.text, salientFor(c, space))),
   );
   el.dataset.id = c.id;
@@ -29,9 +29,10 @@ export function renderCard(el, c, space) {
 /**
  * @param {HTMLElement} el
  * @param {{id: string, space: string, spaces: string[], onPick: (id: string) => void,
- *   onNeighbours: (space: string, ids: string[]) => void}} opts
+ *   onNeighbours: (space: string, ids: string[]) => void, attribute?: string}} opts
+ *   attribute: a label to show beside each neighbour (the outlier review's)
  */
-export async function renderDetail(el, { id, space, spaces, onPick, onNeighbours }) {
+export async function renderDetail(el, { id, space, spaces, onPick, onNeighbours, attribute }) {
   const c = await card(id);
   const lists = h('div', { class: 'neighbours' });
   const why = h('div', { class: 'why', 'aria-live': 'polite' });
@@ -47,6 +48,7 @@ export async function renderDetail(el, { id, space, spaces, onPick, onNeighbours
     lists.append(h('section', { 'data-space': s }, h('h3', {}, `Nearest in ${s}`),
       h('ol', { class: 'hits' }, ...hits.map((hit) => h('li', { 'data-id': hit.id },
         h('button', { class: 'pick', onclick: () => onPick(hit.id) }, thumbnail(hit.image_url, 40, ''), ` ${hit.title || hit.id} `),
+        attribute ? h('span', { class: 'label' }, String(hit.metadata[attribute] ?? '–')) : null,
         h('span', { class: 'score' }, hit.score.toFixed(3)),
         h('button', { class: 'why-button', onclick: () => explainPair(why, s, id, hit.id) }, 'why similar?'))))));
   }));
@@ -112,4 +114,27 @@ export function renderSelection(el, { ids, rows, columns, onPick, onClear }) {
 
 function csvCell(value) {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/**
+ * The curator's review list: items whose label disagrees with most of their neighbours in this
+ * space, most confident first. A row opens the item with its neighbours' labels shown.
+ */
+export function renderOutliers(el, view, { onPick, onClose }) {
+  const rows = view.outliers.map((o) => h('li', { 'data-id': o.id, tabindex: 0, role: 'option',
+    onclick: () => onPick(o.id, o.attribute),
+    onkeydown: (ev) => {
+      const next = ev.key === 'ArrowDown' ? ev.currentTarget.nextElementSibling : ev.key === 'ArrowUp' ? ev.currentTarget.previousElementSibling : null;
+      if (next) { ev.preventDefault(); next.focus(); }
+      if (ev.key === 'Enter') onPick(o.id, o.attribute);
+    } },
+  thumbnail(o.image_url, 40, ''),
+  h('span', {}, h('strong', {}, o.title || o.id), h('br'),
+    `${o.attribute}: labelled “${o.label}”, ${Math.round(o.majority_share * 100)}% of its neighbours say “${o.majority_label}”`),
+  h('span', { class: 'score' }, o.confidence.toFixed(2))));
+  el.replaceChildren(
+    h('h2', {}, `Label outliers in ${view.space}: ${view.total}`, h('button', { class: 'close', 'aria-label': 'Close', onclick: onClose }, '×')),
+    rows.length ? h('ol', { class: 'results outliers', role: 'listbox', 'aria-label': 'label outliers' }, ...rows)
+      : h('p', { class: 'note' }, 'No item here carries a label its neighbours disagree with.'),
+  );
 }

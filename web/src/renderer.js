@@ -113,6 +113,11 @@ export function createRenderer(canvas, { background, reducedMotion }) {
     async setVisible(indices) {
       await serial(() => (indices === null ? plot.unfilter({ preventEvent: true }) : plot.filter(indices, { preventEvent: true })));
     },
+    /** Resolves once hover, click and lasso can find points (the spatial index is built in a worker). */
+    async whenPickable(timeoutMs = 60000) {
+      const start = performance.now();
+      while (this.pointsInView() === null && performance.now() - start < timeoutMs) await new Promise((r) => setTimeout(r, 50));
+    },
     select(indices) { selection = indices; plot.select(indices, { preventEvent: true }); },
     selection: () => selection,
     lastLasso: () => lastLasso,
@@ -122,7 +127,14 @@ export function createRenderer(canvas, { background, reducedMotion }) {
     },
     setBackground(colour) { plot.set({ backgroundColor: colour }); },
     screenXY: (i) => plot.getScreenPosition(i),
-    pointsInView: () => plot.get('pointsInView'),
+    /** Indices of the points in view; null while the spatial index is still being built. */
+    pointsInView() {
+      try {
+        return plot.get('pointsInView');
+      } catch {
+        return null;
+      }
+    },
     drawnCount: () => (plot.get('isPointsFiltered') ? plot.get('filteredPoints').length : n),
     camera: () => [...plot.get('cameraTarget'), plot.get('cameraDistance')],
     setCamera(cam) { plot.set({ cameraTarget: [cam[0], cam[1]], cameraDistance: cam[2] }); },

@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   qspace: 'text',
   item: '',
   theme: '',
+  contours: false,
   /** @type {Record<string, string[]>} */ filters: {},
   /** @type {Record<string, [number, number]>} */ ranges: {},
   /** @type {string[]} */ selection: [],
@@ -27,6 +28,7 @@ export function encodeState(state) {
     if (values.length) p.append('f', `${name}:${values.map(encodeURIComponent).join(',')}`);
   }
   for (const [name, [lo, hi]] of Object.entries(s.ranges).sort()) p.append('r', `${name}:${lo}..${hi}`);
+  if (s.contours) p.set('dens', '1');
   if (s.selection.length) p.set('sel', s.selection.map(encodeURIComponent).join(','));
   if (s.camera) p.set('cam', s.camera.map((v) => +v.toFixed(5)).join(','));
   return p.toString();
@@ -49,6 +51,7 @@ export function decodeState(hash) {
     const match = /^(.+):(-?[\d.e+-]+)\.\.(-?[\d.e+-]+)$/.exec(r);
     if (match && Number.isFinite(+match[2]) && Number.isFinite(+match[3])) s.ranges[match[1]] = [+match[2], +match[3]];
   }
+  s.contours = p.get('dens') === '1';
   const sel = p.get('sel');
   if (sel) s.selection = sel.split(',').filter(Boolean).map(decodeURIComponent);
   const cam = (p.get('cam') || '').split(',').map(Number);
