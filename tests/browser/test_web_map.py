@@ -97,9 +97,12 @@ def inside(x, y, polygon):
 
 def test_lasso_selects_exactly_the_points_inside_the_drawn_polygon(page):
     page.open()
-    # A polygon around the plants blob, cutting through it: some plants fall inside, some not.
-    cx, cy = (sum(c) / 20 for c in zip(*(page.point(f"plants-{i:02d}") for i in range(20))))
-    polygon = [(cx - 90, cy - 70), (cx + 10, cy - 80), (cx + 25, cy + 10), (cx - 20, cy + 90), (cx - 95, cy + 40)]
+    # A polygon cutting through the plants blob (radius R on screen): some plants inside, some not.
+    points = [page.point(f"plants-{i:02d}") for i in range(20)]
+    cx, cy = (sum(c) / 20 for c in zip(*points))
+    r = max(((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 for x, y in points)
+    shape = [(-1.2, -0.9), (0.1, -1.0), (0.3, 0.1), (-0.2, 1.1), (-1.2, 0.5)]
+    polygon = [(cx + r * dx, cy + r * dy) for dx, dy in shape]
     page.page.keyboard.press("l")
     mouse = page.page.mouse
     mouse.move(*polygon[0])
@@ -250,3 +253,31 @@ def test_density_contours_toggle_with_c_and_follow_the_filters(page):
 def blob_centre(category):
     points = [layout(category, i) for i in range(20)]
     return sum(p[0] for p in points) / 20, sum(p[1] for p in points) / 20
+
+
+def test_a_second_space_beside_is_linked_by_item(page, server):
+    page.open("#compare=text")
+    page.page.wait_for_function("window.vitrinaMap.compare() && window.vitrinaMap.compare().drawnCount === 60")
+    assert page.map("compare()")["space"] == "text"
+    # Hover on the first map rings the same item on the second.
+    hover(page, "vehicles-07")
+    assert page.map("compare()")["focused"] == "vehicles-07"
+    # A search rings its hits on both maps.
+    page.page.fill("#query", "a bus")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_selector("#results li")
+    assert page.map("compare()")["rings"] == page.map("rings()")
+    # A lasso on the second map selects the same items on the first.
+    x, y = page.map("compareXY('plants-00')")
+    page.page.evaluate("document.activeElement.blur()")  # out of the search box: keys are shortcuts again
+    page.page.keyboard.press("l")  # the lasso, on both maps
+    square = [(x - 60, y - 60), (x + 60, y - 60), (x + 60, y + 60), (x - 60, y + 60)]
+    page.page.mouse.move(*square[0])
+    page.page.mouse.down()
+    for corner in square[1:] + square[:1]:
+        page.page.mouse.move(*corner, steps=10)
+    page.page.mouse.up()
+    page.page.wait_for_selector("#selection h2")
+    selected = set(page.map("selection()"))
+    assert "plants-00" in selected and selected == set(page.map("compare()")["selection"])
+    assert "compare=text" in page.page.url

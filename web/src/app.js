@@ -6,11 +6,13 @@ import { decodeArrow } from './arrow.js';
 import { download, h } from './dom.js';
 import { filterMask, maskIndices } from './filters.js';
 import { colourEncoding, renderFacets, renderLegend } from './legend.js';
+import { createCompare } from './compare.js';
 import { densityContours } from './density.js';
 import { createOverlay } from './overlay.js';
 import { card, renderCard, renderDetail, renderOutliers, renderResults, renderSelection } from './panels.js';
 import { createRenderer, hasWebGL } from './renderer.js';
 import { decodeState, encodeState } from './url_state.js';
+import { mapToScreen, referenceRows } from './screen.js';
 
 const CLUSTER = '@cluster';
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -26,6 +28,8 @@ const data = { ids: [], rowOf: new Map(), rows: 0, x: new Float32Array(0), y: ne
   hasImage: new Uint8Array(0), reference: null };
 let bundle; let catalogue = []; let renderer; let overlay; let visibleRows = [];
 let hits = []; let neighbourRows = [];
+/** @type {any} the second, linked map (compare.js), when one is open */ let compare = null;
+let lastColours = { values: new Float32Array(0), colours: [], continuous: false };
 
 applyTheme();
 const ready = boot().catch((e) => { errors.push(String(e)); $('progress').textContent = `Could not load the map: ${e.message}`; throw e; });
@@ -39,6 +43,9 @@ window.vitrinaMap = {
   rings: () => (overlay?.rings() ?? []).map((i) => data.ids[i]),
   labels: () => overlay?.placedLabels() ?? [],
   contours: () => overlay?.contours() ?? [],
+  compare: () => compare && { space: compare.space, focused: compare.focused(), selection: compare.selection(),
+    rings: compare.rings(), drawnCount: compare.drawnCount() },
+  compareXY: (id) => compare?.screenXY(id),
   thumbnailsDrawn: () => overlay?.thumbnailsDrawn() ?? 0,
   errors: () => errors.slice(),
   /** Pixels the map canvas has drawn (the background is the page's, behind it). */
@@ -105,7 +112,7 @@ async function loadSpace(transition) {
   state.method = meta.method;
   const sameRows = first.rows === data.rows;
   Object.assign(data, { rows: first.rows, x: first.columns.x, y: first.columns.y });
-  data.reference = referenceRows();
+  data.reference = referenceRows(data.x, data.y);
   await renderer.setPoints(data.x, data.y, transition && sameRows);
   $('progress').hidden = true;
   if (!performance.getEntriesByName('vitrina:first-paint').length) performance.mark('vitrina:first-paint');
@@ -133,8 +140,37 @@ async function loadSpace(transition) {
   if (state.selection.length) renderer.select(state.selection.map((id) => data.rowOf.get(id)).filter((i) => i !== undefined));
   selectionChanged();
   if (state.camera) renderer.setCamera(state.camera);
+  await openCompare();
   if (state.query) await search(state.query);
   if (state.item) await pick(state.item);
+}
+
+/** The second map (state.compare), linked to this one by item id. */
+async function openCompare() {
+  compare?.close();
+  compare = null;
+  const other = state.compare && state.compare !== state.space ? state.compare : '';
+  $('pane2-title').textContent = other;
+  /** @type {HTMLSelectElement} */ ($('compare')).value = other;
+  if (!other) { $('pane2').hidden = true; await renderer.reset(false); return; }
+  compare = await createCompare({
+    pane: $('pane2'), canvas: /** @type {HTMLCanvasElement} */ ($('map2')), overlayCanvas: /** @type {HTMLCanvasElement} */ ($('overlay2')),
+    space: other, background: background(), reducedMotion,
+    onHover: (id) => { const r = data.rowOf.get(id); overlay.setFocus(r === undefined ? null : { from: r, to: [] }); },
+    onPick: (id) => pick(id),
+    onLasso: (ids) => { renderer.select(ids.map((id) => data.rowOf.get(id)).filter((r) => r !== undefined)); state.selection = ids; selectionChanged(); },
+  });
+  await compareColours();
+  await renderer.reset(false);  // the first map lost half its width: fit it again
+  const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
+  if (active) await compare.setVisible(visibleRows.map((r) => data.ids[r]));
+  compare.select(renderer.selection().map((i) => data.ids[i]));
+}
+
+async function compareColours() {
+  if (!compare) return;
+  const { values, colours, continuous } = lastColours;
+  await compare.setColours((id) => { const r = data.rowOf.get(id); return r === undefined ? undefined : values[r]; }, colours, continuous);
 }
 
 /** Items of a space indexed by picture all have one; in a text space some may not (they 404). */
@@ -163,33 +199,15 @@ async function applyColour() {
   }
   const encoding = colourEncoding(data.columns[name], data.rows);
   await renderer.setColours(encoding.values, encoding.colours, encoding.continuous);
+  lastColours = encoding;
+  await compareColours();
   renderLegend($('legend'), state.colour === 'cluster' ? 'cluster' : name, encoding, {
     active: state.filters[name] ?? [], onToggle: (value) => toggleFilter(name, value) });
 }
 
-/**
- * Map coordinates to canvas pixels. The renderer only places its own points, so the affine map
- * (no rotation: equal scales, shifted) is read off the points furthest apart in x and in y.
- */
+/** Map coordinates to canvas pixels, through the reference points (screen.js). */
 function toScreen(x, y) {
-  const ref = data.reference;
-  if (!ref) return null;
-  const [ax, bx, ay, by] = ref.map((i) => renderer.screenXY(i));
-  if (!ax || !bx || !ay || !by) return null;
-  const sx = ax[0] + ((x - data.x[ref[0]]) * (bx[0] - ax[0])) / (data.x[ref[1]] - data.x[ref[0]] || 1);
-  const sy = ay[1] + ((y - data.y[ref[2]]) * (by[1] - ay[1])) / (data.y[ref[3]] - data.y[ref[2]] || 1);
-  return [sx, sy];
-}
-
-function referenceRows() {
-  let [minX, maxX, minY, maxY] = [0, 0, 0, 0];
-  for (let i = 1; i < data.rows; i++) {
-    if (data.x[i] < data.x[minX]) minX = i;
-    if (data.x[i] > data.x[maxX]) maxX = i;
-    if (data.y[i] < data.y[minY]) minY = i;
-    if (data.y[i] > data.y[maxY]) maxY = i;
-  }
-  return data.rows > 1 ? [minX, maxX, minY, maxY] : null;
+  return data.reference ? mapToScreen(x, y, data.x, data.y, data.reference, (i) => renderer.screenXY(i)) : null;
 }
 
 function applyContours() {
@@ -203,6 +221,7 @@ async function applyFilters() {
   const mask = filterMask(data.rows, data.columns, state.filters, state.ranges);
   visibleRows = maskIndices(mask);
   await renderer.setVisible(active ? visibleRows : null);
+  await compare?.setVisible(active ? visibleRows.map((r) => data.ids[r]) : null);
   applyContours();
   renderFacetsNow();
   saveState();
@@ -235,6 +254,7 @@ let hoverTimer;
 function hover(i) {
   clearTimeout(hoverTimer);
   // A short dwell: sweeping across the map fetches no card.
+  compare?.focus(data.ids[i]);
   hoverTimer = setTimeout(async () => {
     const c = await card(data.ids[i]);
     const p = renderer.screenXY(i);
@@ -248,6 +268,7 @@ function hover(i) {
 let reviewAttribute = '';
 async function pick(id, attribute = reviewAttribute) {
   state.item = id;
+  compare?.focus(id);
   saveState();
   if (!id) { $('detail').replaceChildren(); overlay.setFocus(null); neighbourRows = []; return; }
   const row = data.rowOf.get(id);
@@ -276,6 +297,7 @@ async function search(query, file) {
   hits = found.hits;
   const rows = hits.map((hit) => data.rowOf.get(hit.id)).filter((r) => r !== undefined);
   overlay.setRings(rows);
+  compare?.setRings(hits.map((hit) => hit.id));
   const weights = new Float32Array(data.rows);
   rows.forEach((r) => { weights[r] = 1; });
   await renderer.setEmphasis(weights);
@@ -288,6 +310,7 @@ async function search(query, file) {
 
 function selectionChanged() {
   const rows = renderer.selection();
+  compare?.select(rows.map((i) => data.ids[i]));
   saveState();
   renderSelection($('selection'), { ids: rows.map((i) => data.ids[i]), rows, columns: data.columns, onPick: pick,
     onClear: () => { renderer.select([]); state.selection = []; selectionChanged(); } });
@@ -297,17 +320,21 @@ function selectionChanged() {
 let cameraTimer;
 function cameraChanged() {
   clearTimeout(cameraTimer);
-  cameraTimer = setTimeout(() => { state.camera = renderer.camera(); saveState(); }, 150);
+  // Rounded as the link writes it, so a restored view reads back the same state.
+  cameraTimer = setTimeout(() => { state.camera = renderer.camera().map((v) => +v.toFixed(5)); saveState(); }, 150);
 }
 
 function setTool(tool) {
   renderer.setTool(tool);
+  compare?.setTool(tool);
   for (const t of ['pan', 'lasso', 'rectangle']) $(`tool-${t}`).setAttribute('aria-pressed', String(t === tool));
 }
 
 function wireControls() {
   $('space').addEventListener('change', (ev) => { state.space = ev.target.value; state.method = ''; pick(''); loadSpace(false); });
   $('method').addEventListener('change', (ev) => { state.method = ev.target.value; loadSpace(true); });
+  $('compare').replaceChildren(h('option', { value: '' }, 'none'), ...bundle.spaces.map((s) => h('option', { value: s.name }, s.name)));
+  $('compare').addEventListener('change', (ev) => { state.compare = ev.target.value; saveState(); openCompare(); });
   $('colour').addEventListener('change', (ev) => { state.colour = ev.target.value; saveState(); applyColour(); });
   $('search').addEventListener('submit', (ev) => { ev.preventDefault(); search(/** @type {HTMLInputElement} */ ($('query')).value.trim()); });
   $('image-query').addEventListener('change', (ev) => { const f = ev.target.files?.[0]; if (f) search('', f); });
@@ -322,7 +349,7 @@ function wireControls() {
   $('export-png').addEventListener('click', exportPng);
   $('review').addEventListener('click', review);
   $('contours').addEventListener('click', () => { state.contours = !state.contours; applyContours(); saveState(); });
-  new ResizeObserver(() => { const r = $('stage').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('stage'));
+  new ResizeObserver(() => { const r = $('pane1').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('pane1'));
   document.addEventListener('keydown', (ev) => {
     const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
     if (ev.key === 'Escape') { search(''); pick(''); setTool('pan'); return; }

@@ -23,10 +23,12 @@ export function hasWebGL() {
  */
 export function createRenderer(canvas, { background, reducedMotion }) {
   const { width, height } = canvas.getBoundingClientRect();
+  // The camera fits the map's height; a canvas taller than wide must step back to fit its width.
+  const home = () => { const r = canvas.getBoundingClientRect(); return HOME_DISTANCE * Math.max(1, r.height / (r.width || 1)); };
   const plot = createScatterplot({
     canvas, width, height, backgroundColor: background, pointSize: 4, pointSizeSelected: 2,
     pointOutlineWidth: 1, lassoMinDelay: 5, lassoMinDist: 2, opacityInactiveMax: 0.5,
-    deselectOnEscape: false, deselectOnDblClick: false, cameraDistance: HOME_DISTANCE,
+    deselectOnEscape: false, deselectOnDblClick: false, cameraDistance: home(),
   });
   const listeners = { hover: [], out: [], click: [], lasso: [], view: [] };
   let lassoing = false;
@@ -138,10 +140,12 @@ export function createRenderer(canvas, { background, reducedMotion }) {
     drawnCount: () => (plot.get('isPointsFiltered') ? plot.get('filteredPoints').length : n),
     camera: () => [...plot.get('cameraTarget'), plot.get('cameraDistance')],
     setCamera(cam) { plot.set({ cameraTarget: [cam[0], cam[1]], cameraDistance: cam[2] }); },
-    reset() { plot.zoomToLocation([0, 0], HOME_DISTANCE, { transition: !reducedMotion }); },
+    /** Fit the whole map; animated when the user asks, at once when the page lays itself out. */
+    reset(animate = true) { return plot.zoomToLocation([0, 0], home(), { transition: animate && !reducedMotion }); },
     zoomTo(indices) { plot.zoomToPoints(indices, { padding: 0.4, transition: !reducedMotion }); },
     resize(wd, ht) { plot.set({ width: wd, height: ht }); },
     async exportImage() { return plot.export(); },
     on(event, f) { listeners[event].push(f); },
+    destroy() { plot.destroy(); },
   };
 }

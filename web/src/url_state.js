@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   qspace: 'text',
   item: '',
   theme: '',
+  compare: '',
   contours: false,
   /** @type {Record<string, string[]>} */ filters: {},
   /** @type {Record<string, [number, number]>} */ ranges: {},
@@ -17,11 +18,14 @@ export const DEFAULTS = Object.freeze({
   /** @type {number[] | null} camera target x, y and distance */ camera: null,
 });
 
+// Plain text fields, in the hash under their own names.
+const KEYS = ['space', 'method', 'colour', 'query', 'qspace', 'item', 'theme', 'compare'];
+
 /** @param {Partial<typeof DEFAULTS>} state @returns {string} the hash, without '#' */
 export function encodeState(state) {
   const s = { ...DEFAULTS, ...state };
   const p = new URLSearchParams();
-  for (const key of ['space', 'method', 'colour', 'query', 'qspace', 'item', 'theme']) {
+  for (const key of KEYS) {
     if (s[key] && s[key] !== DEFAULTS[key]) p.set(key, s[key]);
   }
   for (const [name, values] of Object.entries(s.filters).sort()) {
@@ -39,7 +43,7 @@ export function decodeState(hash) {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   /** @type {any} */
   const s = { ...DEFAULTS, filters: {}, ranges: {}, selection: [], camera: null };
-  for (const key of ['space', 'method', 'colour', 'query', 'qspace', 'item', 'theme']) {
+  for (const key of KEYS) {
     const value = p.get(key);
     if (value) s[key] = value;
   }
