@@ -10,10 +10,13 @@ import io
 
 import numpy as np
 
-# Tableau 10, the page's categorical palette (web/src/colours.js); category i takes i % 10.
+# The page's categorical palette (web/src/colours.js): Tableau 10, then 10 more hues; ranks past
+# it share the noise grey, as on the page.
 PALETTE = np.array([
     (78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178), (89, 161, 79),
     (237, 201, 72), (176, 122, 161), (255, 157, 167), (156, 117, 95), (186, 176, 172),
+    (160, 203, 232), (255, 190, 125), (255, 157, 154), (134, 188, 182), (140, 209, 125),
+    (241, 206, 99), (212, 166, 200), (250, 191, 210), (211, 114, 149), (73, 152, 148),
 ], dtype=np.uint8)
 NOISE = np.array((170, 170, 170), dtype=np.uint8)
 BACKGROUND = {"light": (255, 255, 255), "dark": (24, 26, 31)}
@@ -35,7 +38,8 @@ def render_map(coords: np.ndarray, codes: np.ndarray | None, width: int, height:
             colours = np.broadcast_to(PALETTE[0], (len(coords), 3))
         else:
             codes = np.asarray(codes)
-            colours = np.where((codes < 0)[:, None], NOISE, PALETTE[np.maximum(codes, 0) % len(PALETTE)])
+            known = (codes >= 0) & (codes < len(PALETTE))
+            colours = np.where(known[:, None], PALETTE[np.clip(codes, 0, len(PALETTE) - 1)], NOISE)
         # Fewer points, bigger dots: 4 px for a few dozen, 2 px from about 10k up.
         dot = int(np.clip(round(6 - np.log10(len(coords))), 2, 5))
         px, py = np.minimum(px, width - dot), np.minimum(py, height - dot)

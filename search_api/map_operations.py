@@ -97,9 +97,10 @@ class MapOperations:
             # A row for another text (the catalogue changed since) would highlight the wrong spans.
             if stored is None or stored["text_sha256"] != digest:
                 continue
-            ranked = sorted((w for w in stored["words"] if w["normalised"] > 0), key=lambda w: -w["normalised"])
-            top = [SalientWord(word=w["word"], start=w["start"], end=w["end"], score=w["normalised"])
-                   for w in ranked[:words]]
+            ranked = salient_words(stored["words"])[:words]
+            strongest = abs(ranked[0]["normalised"]) if ranked else 1.0
+            top = [SalientWord(word=w["word"], start=w["start"], end=w["end"], score=abs(w["normalised"]) / strongest)
+                   for w in ranked]
             salient.append(SalientWords(space=name, words=top))
         return ItemCard(
             bundle_version=bundle.version, id=record.id, title=record.title, text=record.text,
@@ -149,6 +150,14 @@ class MapOperations:
         colour_of = np.empty(len(counts), dtype=np.int64)
         colour_of[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
         return np.where(codes >= 0, colour_of[np.maximum(codes, 0)], -1)
+
+
+def salient_words(words: list[dict]) -> list[dict]:
+    """Stored word attributions, strongest first. An item's words are attributed against its
+    own empty text, so every word pulls its vector away from the empty one and most scores are
+    negative: the magnitude says how much a word carries. Punctuation is left out."""
+    kept = [w for w in words if any(ch.isalnum() for ch in w["word"])]
+    return sorted(kept, key=lambda w: -abs(w["normalised"]))
 
 
 def projection_fields(columns: str | None) -> tuple[str, ...]:

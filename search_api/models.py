@@ -278,7 +278,7 @@ class SalientWord(_View):
     word: str
     start: int = Field(description="Character offset of the word in the card's `text`")
     end: int
-    score: float = Field(description="Integrated Gradients attribution, scaled so the strongest word is 1")
+    score: float = Field(description="Size of its Integrated Gradients attribution, scaled so the strongest word is 1")
 
 
 class SalientWords(_View):

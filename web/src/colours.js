@@ -1,10 +1,11 @@
 // @ts-check
-/** Colour scales of the map. The categorical palette is the server's too
+/** Colour scales of the map. The categorical palette (Tableau 10, then lighter and extra hues for
+ * ranks 10 to 19) is the server's too
  * (search_api/map_image.py), so the no-WebGL picture and the live map agree. */
 
 export const PALETTE = [
-  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f',
-  '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+  '#a0cbe8', '#ffbe7d', '#ff9d9a', '#86bcb6', '#8cd17d', '#f1ce63', '#d4a6c8', '#fabfd2', '#d37295', '#499894',
 ];
 export const NOISE = '#aaaaaa';
 // Viridis at 9 stops: perceptually even and readable by colour-blind users.
