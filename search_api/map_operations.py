@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from vitrina.search_api.errors import InvalidArgument
+from vitrina.search_api.errors import InvalidArgument, NotFound
 from vitrina.search_api.lookups import record_of
 from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
@@ -36,6 +36,8 @@ MAP_IMAGE_SIDES = (64, 2048)
 # for the same one on every load.
 MAP_IMAGE_CACHE = 16
 MAP_COLOURS_BY = ("cluster", "none")
+# Items per export: a million ids are about 20 MB of JSON, the most a map selection holds.
+MAX_EXPORT_ITEMS = 1_000_000
 
 
 class MapOperations:
@@ -129,6 +131,32 @@ class MapOperations:
         self._map_images.put(key, png)
         return png
 
+    def export_items(self, ids: Sequence[str], space: str | None = None) -> bytes:
+        """The items `ids` as a Parquet file: id, title, text, their place on `space`'s default map
+        (x, y) when a space is given, and every metadata column but free-text ones, typed as the
+        catalogue lists them. For a selection made on the map, to study elsewhere."""
+        import io
+
+        import pyarrow.parquet as pq
+
+        if not ids:
+            raise InvalidArgument("ids", "ids is empty; send the ids of the items to export")
+        if len(ids) > MAX_EXPORT_ITEMS:
+            raise InvalidArgument("ids", f"{len(ids)} ids, more than the limit of {MAX_EXPORT_ITEMS} per export")
+        bundle = self.holder.get()
+        rows = [_item_row(bundle, item_id) for item_id in ids]
+        coords = None
+        if space is not None:
+            columns = self.projection_columns(space)
+            row_in_space = {item_id: i for i, item_id in enumerate(columns.ids)}
+            missing = next((i for i in ids if i not in row_in_space), None)
+            if missing is not None:
+                raise InvalidArgument("ids", f"item {missing[:200]!r} has no place on the map of space {space!r}")
+            coords = columns.coords[[row_in_space[i] for i in ids]]
+        out = io.BytesIO()
+        pq.write_table(_export_table(bundle, self._metadata_of(bundle), rows, coords), out)
+        return out.getvalue()
+
     def _colour_codes(self, columns, colour: str, space: str) -> np.ndarray | None:
         if colour == "none":
             return None
@@ -150,6 +178,29 @@ class MapOperations:
         colour_of = np.empty(len(counts), dtype=np.int64)
         colour_of[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
         return np.where(codes >= 0, colour_of[np.maximum(codes, 0)], -1)
+
+
+def _item_row(bundle: Bundle, item_id: str) -> int:
+    row = bundle.items.row_of.get(item_id)
+    if row is None:
+        raise NotFound("item", item_id)
+    return row
+
+
+def _export_table(bundle: Bundle, meta: MetadataColumns, rows: list[int], coords=None) -> pa.Table:
+    import pyarrow as pa
+
+    records = [bundle.items.record(r) for r in rows]
+    columns = {"id": pa.array([r.id for r in records], pa.string()),
+               "title": pa.array([r.title for r in records], pa.string()),
+               "text": pa.array([r.text for r in records], pa.string())}
+    if coords is not None:
+        columns["x"], columns["y"] = pa.array(coords[:, 0], pa.float32()), pa.array(coords[:, 1], pa.float32())
+    table = meta.arrow_table(meta.sendable(), np.asarray(rows, dtype=np.int64)) if meta.sendable() else None
+    for name in table.column_names if table is not None else []:
+        if name not in columns:  # a metadata column called "title" must not replace the title
+            columns[name] = table.column(name)
+    return pa.table(columns)
 
 
 def salient_words(words: list[dict]) -> list[dict]:

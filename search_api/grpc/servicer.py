@@ -141,6 +141,10 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
         png = call(context, self.service.map_image, **arguments(request))
         return items_pb2.ItemImage(content=png, media_type="image/png", etag="")
 
+    @serves(SearchService.export_items)
+    def ExportItems(self, request, context):
+        return webmap_pb2.ExportedItems(parquet=call(context, self.service.export_items, **arguments(request)))
+
     @serves(SearchService.reload)
     def Reload(self, request, context):
         return self._unary(context, admin_pb2.ReloadReply, self.service.reload, request)

@@ -35,6 +35,13 @@ class TextSearchRequest(BaseModel):
     )
 
 
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(description="Ids of the items to export, in the order wanted")
+    space: str | None = Field(default=None, description="A space whose default map gives each item's x and y")
+
+
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -116,6 +116,15 @@ def test_lasso_selects_exactly_the_points_inside_the_drawn_polygon(page):
     assert set(page.map("selection()")) == expected
     assert page.page.locator("#selection .grid img").count() == len(expected)
     assert page.map("state()")["selection"] and set(page.map("state()")["selection"]) == expected
+    # The selection exports as Parquet: these items, with their place on the map.
+    with page.page.expect_download() as download:
+        page.page.click("#selection button:has-text('Parquet')")
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(download.value.path())
+    assert set(table.column("id").to_pylist()) == expected
+    for item_id, x in zip(table.column("id").to_pylist(), table.column("x").to_pylist()):
+        assert x == pytest.approx(layout(*item_id.rsplit("-", 1)[:1], int(item_id.rsplit("-", 1)[1]))[0], abs=1e-6)
 
 
 def test_colour_by_an_attribute_changes_the_legend(page):

@@ -151,6 +151,15 @@ def test_map_image_is_the_rest_png(stub, rest):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and caught.value.details().startswith("width")
 
 
+def test_export_is_the_rest_parquet(stub, rest):
+    ids = ["plants-02", "animals-09"]
+    reply = stub.ExportItems(webmap_pb2.ExportItemsRequest(ids=ids, space="image"))
+    assert reply.parquet == rest.post("/v1/items/export", json={"ids": ids, "space": "image"}).content
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ExportItems(webmap_pb2.ExportItemsRequest(ids=[]))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and caught.value.details().startswith("ids")
+
+
 def test_projection_columns_are_the_rest_arrow_stream(stub, rest):
     import pyarrow as pa
 

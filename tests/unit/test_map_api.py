@@ -231,3 +231,33 @@ def test_unbuilt_page_says_how_to_build_it(client, tmp_path, monkeypatch):
     page = client.get("/")
     assert page.status_code == 503
     assert "make web" in page.text and "npm ci" in page.text
+
+
+# -- exporting a selection ----------------------------------------------------------------------
+
+
+def test_export_gives_the_items_as_parquet_in_the_order_asked(client, tiny_bundle):
+    import pyarrow.parquet as pq
+
+    ids = ["vehicles-03", "animals-00", "plants-11"]
+    response = client.post("/v1/items/export", json={"ids": ids, "space": "text"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(response.content))
+    assert table.column_names == ["id", "title", "text", "x", "y", "category", "tags", "year"]
+    assert table.column("id").to_pylist() == ids
+    assert table.column("title").to_pylist() == [tiny_bundle.items.get(i).title for i in ids]
+    assert table.column("tags").to_pylist() == [tiny_bundle.items.get(i).metadata["tags"] for i in ids]
+    projection = {p["id"]: p for p in client.get("/v1/spaces/text/projection").json()["points"]}
+    assert table.column("x").to_pylist() == pytest.approx([projection[i]["x"] for i in ids])
+    without_space = pq.read_table(io.BytesIO(client.post("/v1/items/export", json={"ids": ids}).content))
+    assert "x" not in without_space.column_names and without_space.num_rows == 3
+
+
+@pytest.mark.parametrize("body, status, code, field", [
+    ({"ids": []}, 422, "invalid_argument", "ids"),
+    ({"ids": ["animals-00", "nope"]}, 404, "not_found", None),
+    ({"ids": ["animals-00"], "space": "nope"}, 404, "not_found", None),
+    ({"ids": ["animals-00"], "colour": "x"}, 422, "invalid_argument", "colour"),
+])
+def test_export_bad_input(client, body, status, code, field):
+    assert_error(client.post("/v1/items/export", json=body), status, code, field)

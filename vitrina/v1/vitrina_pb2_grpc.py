@@ -126,6 +126,11 @@ class VitrinaStub:
                 request_serializer=vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.SerializeToString,
                 response_deserializer=vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
                 _registered_method=True)
+        self.ExportItems = channel.unary_unary(
+                '/vitrina.v1.Vitrina/ExportItems',
+                request_serializer=vitrina_dot_v1_dot_webmap__pb2.ExportItemsRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_webmap__pb2.ExportedItems.FromString,
+                _registered_method=True)
         self.Reload = channel.unary_unary(
                 '/vitrina.v1.Vitrina/Reload',
                 request_serializer=vitrina_dot_v1_dot_admin__pb2.ReloadRequest.SerializeToString,
@@ -257,6 +262,13 @@ class VitrinaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportItems(self, request, context):
+        """POST /v1/items/export: items as a Parquet file (the web map's selection export).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Reload(self, request, context):
         """POST /v1/admin/reload: needs an API key (metadata `x-api-key`); PERMISSION_DENIED while the
         server has none configured, UNAVAILABLE when the version fails to load (the old one serves on).
@@ -352,6 +364,11 @@ def add_VitrinaServicer_to_server(servicer, server):
                     servicer.GetMapImage,
                     request_deserializer=vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.FromString,
                     response_serializer=vitrina_dot_v1_dot_items__pb2.ItemImage.SerializeToString,
+            ),
+            'ExportItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportItems,
+                    request_deserializer=vitrina_dot_v1_dot_webmap__pb2.ExportItemsRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_webmap__pb2.ExportedItems.SerializeToString,
             ),
             'Reload': grpc.unary_unary_rpc_method_handler(
                     servicer.Reload,
@@ -819,6 +836,33 @@ class Vitrina:
             '/vitrina.v1.Vitrina/GetMapImage',
             vitrina_dot_v1_dot_webmap__pb2.GetMapImageRequest.SerializeToString,
             vitrina_dot_v1_dot_items__pb2.ItemImage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/ExportItems',
+            vitrina_dot_v1_dot_webmap__pb2.ExportItemsRequest.SerializeToString,
+            vitrina_dot_v1_dot_webmap__pb2.ExportedItems.FromString,
             options,
             channel_credentials,
             insecure,

@@ -124,3 +124,17 @@ class GetMapImageRequest(_message.Message):
     height: int
     theme: str
     def __init__(self, space: _Optional[str] = ..., method: _Optional[str] = ..., colour: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., theme: _Optional[str] = ...) -> None: ...
+
+class ExportItemsRequest(_message.Message):
+    __slots__ = ("ids", "space")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    space: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., space: _Optional[str] = ...) -> None: ...
+
+class ExportedItems(_message.Message):
+    __slots__ = ("parquet",)
+    PARQUET_FIELD_NUMBER: _ClassVar[int]
+    parquet: bytes
+    def __init__(self, parquet: _Optional[bytes] = ...) -> None: ...

@@ -45,6 +45,10 @@ export const getJSON = async (path) => (await request(path)).json();
 export const postJSON = async (path, body) =>
   (await request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })).json();
 
+/** A POST whose answer is a file (the Parquet export). */
+export const postForBlob = async (path, body) =>
+  (await request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })).blob();
+
 export const postForm = async (path, form) => (await request(path, { method: 'POST', body: form })).json();
 
 /**

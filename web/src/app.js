@@ -312,7 +312,7 @@ function selectionChanged() {
   const rows = renderer.selection();
   compare?.select(rows.map((i) => data.ids[i]));
   saveState();
-  renderSelection($('selection'), { ids: rows.map((i) => data.ids[i]), rows, columns: data.columns, onPick: pick,
+  renderSelection($('selection'), { ids: rows.map((i) => data.ids[i]), rows, columns: data.columns, space: state.space, onPick: pick,
     onClear: () => { renderer.select([]); state.selection = []; selectionChanged(); } });
   renderFacetsNow();
 }

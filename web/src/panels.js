@@ -1,7 +1,7 @@
 // @ts-check
 /** The side panels: hover card, item detail with neighbours per space and "why similar?",
  * search results, and the selection grid. Each renders into its own element from data. */
-import { getJSON, itemPath, postJSON } from './api.js';
+import { getJSON, itemPath, postForBlob, postJSON } from './api.js';
 import { download, h, highlighted, metadataChips, thumbnail } from './dom.js';
 import { facetCounts } from './filters.js';
 
@@ -96,8 +96,8 @@ export function renderResults(el, hits, { onFocus, onPick, title }) {
   el.replaceChildren(...(hits.length ? [h('h2', {}, title), h('ol', { class: 'results', role: 'listbox', 'aria-label': title }, ...items)] : []));
 }
 
-/** The lasso selection: counts per facet, a thumbnail grid, and the ids as CSV. */
-export function renderSelection(el, { ids, rows, columns, onPick, onClear }) {
+/** The lasso selection: counts per facet, a thumbnail grid, its ids as CSV and the items as Parquet. */
+export function renderSelection(el, { ids, rows, columns, space, onPick, onClear }) {
   if (!ids.length) { el.replaceChildren(); return; }
   const facets = Object.entries(columns).filter(([, c]) => c.kind === 'categorical' || c.kind === 'tags').map(([name, c]) =>
     h('div', { class: 'facet' }, h('h4', {}, name), h('ul', { class: 'chips' }, ...facetCounts(c, rows).slice(0, 8).map((f) =>
@@ -105,6 +105,8 @@ export function renderSelection(el, { ids, rows, columns, onPick, onClear }) {
   el.replaceChildren(
     h('h2', {}, `Selection: ${ids.length}`,
       h('button', { onclick: () => download(new Blob(['id\n' + ids.map(csvCell).join('\n') + '\n'], { type: 'text/csv' }), 'selection.csv') }, 'CSV'),
+      h('button', { title: 'ids, titles, texts, map positions and metadata', onclick: async () =>
+        download(await postForBlob('/v1/items/export', { ids, space }), 'selection.parquet') }, 'Parquet'),
       h('button', { onclick: onClear }, 'Clear')),
     ...facets,
     h('div', { class: 'grid' }, ...ids.slice(0, 120).map((id) => h('button', { class: 'cell', title: id, onclick: () => onPick(id) },

@@ -16,10 +16,11 @@ from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemCard, ItemView
 from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FilterQuery, KQuery
-from vitrina.search_api.rest.schemas import ERROR_RESPONSES
+from vitrina.search_api.rest.schemas import ERROR_RESPONSES, ExportRequest
 from vitrina.search_api.service import SearchService
 
 router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERROR_RESPONSES)
+PARQUET = "application/vnd.apache.parquet"
 
 
 @router.get(
@@ -65,6 +66,19 @@ def get_item_card(
     """What the map's hover card shows: title, text with its most salient words (from the
     build's stored word attributions), metadata and the thumbnail URL."""
     return service.item_card(item_id, words)
+
+
+@router.post(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {PARQUET: {}}, "description": "The items as a Parquet file"}},
+)
+@serves(SearchService.export_items)
+def export_items(body: ExportRequest, service: ServiceDep) -> Response:
+    """The items as Parquet: id, title, text, x and y on the space's map (when a space is given)
+    and every metadata column but free-text ones. The web map exports its selection with it."""
+    data = service.export_items(body.ids, body.space)
+    return Response(data, media_type=PARQUET, headers={"Content-Disposition": 'attachment; filename="items.parquet"'})
 
 
 @router.get("/{item_id:path}", response_model=ItemView)
