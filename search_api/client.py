@@ -69,8 +69,11 @@ class Client:
     ) -> Hits:
         return self._ask("search_image", Hits, image=image, space=space, k=k, filter=filter, content_type=content_type)
 
-    def projection(self, space: str, method: str | None = None, clustering: str | None = None) -> ProjectionView:
-        return self._ask("projection", ProjectionView, space=space, method=method, clustering=clustering)
+    def projection(self, space: str, method: str | None = None, clustering: str | None = None,
+                   version: str | None = None) -> ProjectionView:
+        """The map of `space`; `version`: as another version of the collection stored it."""
+        return self._ask("projection", ProjectionView, space=space, method=method, clustering=clustering,
+                         version=version)
 
     def clusters(self, space: str, method: str | None = None) -> ClustersView:
         return self._ask("clusters", ClustersView, space=space, method=method)

@@ -16,6 +16,7 @@ from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
 from vitrina.search_api.models import (
     PROJECTION_FIELDS,
+    ProjectionColumns,
     ColumnsView,
     ColumnView,
     ItemCard,
@@ -45,6 +46,8 @@ class MapOperations:
 
     def _init_map_operations(self) -> None:
         self._metadata: LRUCache[str, MetadataColumns] = LRUCache(2)
+        # (version, space) -> that version's stored map: the page asks for it once per switch.
+        self._other_maps: LRUCache[tuple[str, str], object] = LRUCache(4)
         self._map_images: LRUCache[tuple, bytes] = LRUCache(MAP_IMAGE_CACHE)
 
     def _metadata_of(self, bundle: Bundle) -> MetadataColumns:
@@ -130,6 +133,31 @@ class MapOperations:
         png = render_map(columns.coords, self._colour_codes(columns, colour, space), width, height, theme)
         self._map_images.put(key, png)
         return png
+
+    def other_version_map(self, bundle: Bundle, space: str, version: str, method: str | None) -> ProjectionColumns:
+        """The map of `space` as `version` (not the one served) stored it: ids and coordinates."""
+        from vitrina.indexer.maps import read_space_projections
+        from vitrina.search_api.service import DEFAULT_PROJECTION, _check_known
+
+        coll = bundle.collection_paths
+        try:
+            paths = coll.version(version)
+        except ValueError as exc:
+            raise InvalidArgument("version", str(exc)) from None
+        if version not in coll.versions():
+            raise NotFound("version", version)
+        maps = self._other_maps.get((version, space))
+        if maps is None:
+            path = paths.projections(space)
+            if not path.is_file():
+                raise NotFound(f"map of space {space!r} in version", version)
+            maps = read_space_projections(path)
+            self._other_maps.put((version, space), maps)
+        methods = list(maps.coords)
+        method = method or (DEFAULT_PROJECTION if DEFAULT_PROJECTION in methods else methods[0])
+        _check_known("method", "projection method", method, methods, space)
+        return ProjectionColumns(bundle_version=version, space=space, method=method, methods=methods, clustering=None,
+                                 clusterings=[], ids=maps.ids, coords=maps.coords[method], labels=None)
 
     def export_items(self, ids: Sequence[str], space: str | None = None) -> bytes:
         """The items `ids` as a Parquet file: id, title, text, their place on `space`'s default map

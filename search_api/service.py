@@ -220,21 +220,26 @@ class SearchService(MapOperations):
             outliers=[_outlier_view(bundle, o) for o in found[:limit]],
         )
 
-    def projection(self, space: str, method: str | None = None, clustering: str | None = None) -> ProjectionView:
+    def projection(self, space: str, method: str | None = None, clustering: str | None = None,
+                   version: str | None = None) -> ProjectionView:
         """Every item of `space` on its 2-D map, with its cluster; see projection_columns."""
-        return self.projection_columns(space, method, clustering).view()
+        return self.projection_columns(space, method, clustering, version).view()
 
     def projection_columns(
-        self, space: str, method: str | None = None, clustering: str | None = None
+        self, space: str, method: str | None = None, clustering: str | None = None, version: str | None = None
     ) -> ProjectionColumns:
         """The map of `space` by `method` as columns, labelled by `clustering`.
 
         method None: umap when the space has it, else its first method. clustering None: the
         space's first clustering (the build's order), or no labels when it has none.
+        version: another version of the collection, as it stored the map (no labels); the map
+        page animates from it, since a re-index aligns its maps onto its parent's.
         Unknown space: NotFound; a space without any map: NotFound; a method or clustering the
         space lacks: InvalidArgument naming `method` / `clustering`.
         """
         bundle = self.holder.get()
+        if version is not None and version != bundle.version:
+            return self.other_version_map(bundle, space, version, method)
         sp = _map_space(bundle, space)
         ids, coords, labels, _ = sp.projections()
         if method is None:

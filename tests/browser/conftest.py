@@ -51,13 +51,47 @@ def _relay(version: Path) -> None:
         pq.write_table(table, path)
 
 
+# Items an older, unpublished version of the map bundle lacks: "new since" that version.
+NEW_SINCE_OLDER = {"animals-01", "plants-07", "vehicles-13"}
+
+
+def _build_older_version(root: Path, tmp: Path, catalogue: Path) -> str:
+    """A version of the same collection without NEW_SINCE_OLDER, with the same encoders, left
+    unpublished: CURRENT stays on the full one."""
+    from tests.conftest import FAST_MAPS, TABLE_OPTIONS, catalogue_without
+    from vitrina.indexer.bundle.reader import Bundle
+    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
+
+    served = Bundle.open(root, "tiny")
+    spaces = []
+    for name, space in served.spaces.items():
+        modality = space.manifest.indexed_modality
+        spec = space.manifest.encoders.get(modality) or next(iter(space.manifest.encoders.values()))
+        spaces.append(SpaceRequest(name, spec.spec))
+    options = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
+                           attribution_steps=0, parent=None, publish=False, **FAST_MAPS)
+    older = catalogue_without(tmp / "older", catalogue, NEW_SINCE_OLDER)
+    return build_bundle(f"table:{older}", root, "tiny", spaces, options).version
+
+
 @pytest.fixture(scope="session")
-def map_bundle_root(tmp_path_factory, tiny_model_bundle_root) -> Path:
-    root = tmp_path_factory.mktemp("map") / "bundles"
+def map_bundle_root(tmp_path_factory, tiny_model_bundle_root, tiny_catalogue) -> Path:
+    tmp = tmp_path_factory.mktemp("map")
+    root = tmp / "bundles"
     shutil.copytree(tiny_model_bundle_root, root)
+    _build_older_version(root, tmp, tiny_catalogue)
     for version in (root / "tiny" / "versions").iterdir():
         _relay(version)
     return root
+
+
+@pytest.fixture(scope="session")
+def older_version(map_bundle_root) -> str:
+    from vitrina.indexer.bundle.layout import CollectionPaths
+
+    coll = CollectionPaths.of(map_bundle_root, "tiny")
+    [older] = [v for v in coll.versions() if v != coll.current()]
+    return older
 
 
 def _free_port() -> int:

@@ -290,3 +290,16 @@ def test_a_second_space_beside_is_linked_by_item(page, server):
     selected = set(page.map("selection()"))
     assert "plants-00" in selected and selected == set(page.map("compare()")["selection"])
     assert "compare=text" in page.page.url
+
+
+def test_since_an_older_version_marks_what_is_new(page, server, older_version):
+    from tests.browser.conftest import NEW_SINCE_OLDER
+
+    assert older_version in api(server, "/v1/bundle")["versions"]
+    page.open(f"#since={older_version}")
+    page.page.wait_for_function("window.vitrinaMap.newSince().length > 0")
+    assert set(page.map("newSince()")) == NEW_SINCE_OLDER
+    assert page.map("drawnCount()") == 60
+    page.page.select_option("#since", "")
+    page.page.wait_for_function("window.vitrinaMap.newSince().length === 0")
+    assert "since=" not in page.page.url

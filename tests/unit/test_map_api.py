@@ -261,3 +261,48 @@ def test_export_gives_the_items_as_parquet_in_the_order_asked(client, tiny_bundl
 ])
 def test_export_bad_input(client, body, status, code, field):
     assert_error(client.post("/v1/items/export", json=body), status, code, field)
+
+
+# -- another version's map ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory, tiny_catalogue):
+    """A collection with two versions: the parent lacks six items, the child (served) has all."""
+    from tests.conftest import build_tiny_bundle, catalogue_without
+
+    folder = tmp_path_factory.mktemp("versions")
+    dropped = {"animals-01", "animals-02", "plants-05", "plants-06", "vehicles-10", "vehicles-11"}
+    parent = build_tiny_bundle(folder / "bundles", catalogue_without(folder / "older", tiny_catalogue, dropped))
+    build_tiny_bundle(folder / "bundles", tiny_catalogue)
+    settings = Settings(bundles_root=folder / "bundles", collection="tiny")
+    with TestClient(create_app(settings, encoder_factory=FakeFactory())) as client:
+        yield client, parent.version, dropped
+
+
+def test_projection_of_another_version_is_its_stored_map(versions):
+    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.indexer.maps import read_space_projections
+
+    client, parent, dropped = versions
+    served = client.get("/v1/bundle").json()
+    assert parent in served["versions"] and served["version"] != parent
+    table = arrow(client.get(f"/v1/spaces/image/projection?version={parent}&columns=id,x,y", headers=ARROW))
+    assert table.schema.metadata[b"bundle_version"] == parent.encode()
+    stored = read_space_projections(CollectionPaths.of(served_root(client), "tiny").version(parent).projections("image"))
+    assert table.column("id").to_pylist() == stored.ids and not dropped & set(stored.ids)
+    assert np.array_equal(np.c_[table.column("x").to_numpy(), table.column("y").to_numpy()], stored.coords["pca"])
+    view = client.get(f"/v1/spaces/image/projection?version={parent}").json()
+    assert view["bundle_version"] == parent and view["clustering"] is None and len(view["points"]) == 54
+
+
+def served_root(client):
+    return client.app.state.settings.bundles_root
+
+
+@pytest.mark.parametrize("version, status, field", [("20000101T000000000000Z-000000", 404, None), ("../../etc", 422, "version")])
+def test_unknown_or_malformed_version(versions, version, status, field):
+    client = versions[0]
+    response = client.get(f"/v1/spaces/image/projection?version={version}")
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["field"] == field

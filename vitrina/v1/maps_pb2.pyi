@@ -61,14 +61,16 @@ class ProjectionColumns(_message.Message):
     def __init__(self, header: _Optional[_Union[Projection, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., x: _Optional[_Iterable[float]] = ..., y: _Optional[_Iterable[float]] = ..., cluster: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetProjectionRequest(_message.Message):
-    __slots__ = ("space", "method", "clustering")
+    __slots__ = ("space", "method", "clustering", "version")
     SPACE_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     CLUSTERING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     space: str
     method: str
     clustering: str
-    def __init__(self, space: _Optional[str] = ..., method: _Optional[str] = ..., clustering: _Optional[str] = ...) -> None: ...
+    version: str
+    def __init__(self, space: _Optional[str] = ..., method: _Optional[str] = ..., clustering: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
     __slots__ = ("method", "cluster", "size", "name", "keywords", "representatives")

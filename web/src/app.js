@@ -3,13 +3,15 @@
  * wires the renderer, overlay and panels together. `window.vitrinaMap` is the page's test hook. */
 import { enc, getArrow, getJSON, itemPath, postForm, postJSON } from './api.js';
 import { decodeArrow } from './arrow.js';
-import { download, h } from './dom.js';
+import { h } from './dom.js';
 import { filterMask, maskIndices } from './filters.js';
 import { colourEncoding, renderFacets, renderLegend } from './legend.js';
 import { createCompare } from './compare.js';
+import { sinceVersion } from './versions.js';
 import { densityContours } from './density.js';
 import { createOverlay } from './overlay.js';
 import { card, renderCard, renderDetail, renderOutliers, renderResults, renderSelection } from './panels.js';
+import { exportPng, showFallback } from './pictures.js';
 import { createRenderer, hasWebGL } from './renderer.js';
 import { decodeState, encodeState } from './url_state.js';
 import { mapToScreen, referenceRows } from './screen.js';
@@ -43,6 +45,7 @@ window.vitrinaMap = {
   rings: () => (overlay?.rings() ?? []).map((i) => data.ids[i]),
   labels: () => overlay?.placedLabels() ?? [],
   contours: () => overlay?.contours() ?? [],
+  newSince: () => (overlay?.marked() ?? []).map((i) => data.ids[i]),
   compare: () => compare && { space: compare.space, focused: compare.focused(), selection: compare.selection(),
     rings: compare.rings(), drawnCount: compare.drawnCount() },
   compareXY: (id) => compare?.screenXY(id),
@@ -57,6 +60,13 @@ window.vitrinaMap = {
     return n;
   },
 };
+
+/** A failed action says why where the map's progress shows, and stays in the test hook. */
+function report(e) {
+  errors.push(String(e));
+  $('progress').hidden = false;
+  $('progress').textContent = e.message ?? String(e);
+}
 
 function applyTheme() {
   const dark = state.theme ? state.theme === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches;
@@ -77,7 +87,7 @@ async function boot() {
   $('qspace').replaceChildren(...bundle.spaces.filter((s) => s.query_modalities.includes('text')).map((s) =>
     h('option', { value: s.name, selected: s.name === state.qspace }, s.name)));
   catalogue = (await getJSON('/v1/columns')).columns;
-  if (!hasWebGL()) return fallback();
+  if (!hasWebGL()) return showFallback(state.space, document.documentElement.dataset.theme);
   renderer = createRenderer(/** @type {HTMLCanvasElement} */ ($('map')), { background: background(), reducedMotion });
   overlay = createOverlay(/** @type {HTMLCanvasElement} */ ($('overlay')), renderer,
     (i) => (data.ids[i] && data.hasImage[i] ? `${itemPath(data.ids[i])}/image?size=64` : null), toScreen);
@@ -92,14 +102,6 @@ async function boot() {
   performance.mark('vitrina:ready');
 }
 
-function fallback() {
-  const { width, height } = $('stage').getBoundingClientRect();
-  const src = `/v1/spaces/${enc(state.space)}/map.png?width=${Math.max(64, Math.min(2048, Math.round(width)))}&height=${Math.max(64, Math.min(2048, Math.round(height)))}&theme=${document.documentElement.dataset.theme}`;
-  $('fallback').replaceChildren(h('p', { role: 'alert' }, 'This browser has no WebGL, so the map is a picture drawn by the server: '
-    + 'hover, search on the map and lasso need WebGL (enable hardware acceleration, or try another browser).'), h('img', { src, alt: `map of the ${state.space} space` }));
-  $('fallback').hidden = false;
-  $('map').hidden = true;
-}
 
 async function loadSpace(transition) {
   const space = state.space;
@@ -141,8 +143,20 @@ async function loadSpace(transition) {
   selectionChanged();
   if (state.camera) renderer.setCamera(state.camera);
   await openCompare();
+  await applySince();
   if (state.query) await search(state.query);
   if (state.item) await pick(state.item);
+}
+
+/** Points move from where state.since had them to where they are; items it lacked are marked. */
+async function applySince() {
+  /** @type {HTMLSelectElement} */ ($('since')).value = state.since;
+  if (!state.since) { overlay.setMarked([]); return; }
+  const { fromX, fromY, newRows } = await sinceVersion({ space: state.space, method: state.method, version: state.since,
+    ids: data.ids, x: data.x, y: data.y });
+  await renderer.setPoints(fromX, fromY);
+  await renderer.setPoints(data.x, data.y, true);
+  overlay.setMarked(newRows);
 }
 
 /** The second map (state.compare), linked to this one by item id. */
@@ -335,6 +349,9 @@ function wireControls() {
   $('method').addEventListener('change', (ev) => { state.method = ev.target.value; loadSpace(true); });
   $('compare').replaceChildren(h('option', { value: '' }, 'none'), ...bundle.spaces.map((s) => h('option', { value: s.name }, s.name)));
   $('compare').addEventListener('change', (ev) => { state.compare = ev.target.value; saveState(); openCompare(); });
+  $('since').replaceChildren(h('option', { value: '' }, 'this version only'),
+    ...bundle.versions.filter((v) => v !== bundle.version).reverse().map((v) => h('option', { value: v }, v)));
+  $('since').addEventListener('change', (ev) => { state.since = ev.target.value; saveState(); applySince().catch(report); });
   $('colour').addEventListener('change', (ev) => { state.colour = ev.target.value; saveState(); applyColour(); });
   $('search').addEventListener('submit', (ev) => { ev.preventDefault(); search(/** @type {HTMLInputElement} */ ($('query')).value.trim()); });
   $('image-query').addEventListener('change', (ev) => { const f = ev.target.files?.[0]; if (f) search('', f); });
@@ -346,7 +363,7 @@ function wireControls() {
     applyTheme(); renderer.setBackground(background()); overlay.draw(); saveState();
   });
   $('copy-link').addEventListener('click', () => navigator.clipboard?.writeText(location.href));
-  $('export-png').addEventListener('click', exportPng);
+  $('export-png').addEventListener('click', () => exportPng(renderer, `vitrina-${state.space}-${state.method}.png`));
   $('review').addEventListener('click', review);
   $('contours').addEventListener('click', () => { state.contours = !state.contours; applyContours(); saveState(); });
   new ResizeObserver(() => { const r = $('pane1').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('pane1'));
@@ -381,13 +398,4 @@ function stepNeighbour(by) {
   const next = buttons[(at + by + buttons.length) % buttons.length];
   next.classList.add('current');
   /** @type {HTMLElement} */ (next.querySelector('button.pick')).focus();
-}
-
-async function exportPng() {
-  const image = await renderer.exportImage();
-  const canvas = h('canvas', { width: image.width, height: image.height });
-  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
-  ctx.putImageData(image, 0, 0);
-  ctx.drawImage(/** @type {HTMLCanvasElement} */ ($('overlay')), 0, 0, image.width, image.height);
-  canvas.toBlob((blob) => blob && download(blob, `vitrina-${state.space}-${state.method}.png`));
 }

@@ -23,6 +23,7 @@ export function createOverlay(canvas, renderer, thumbnailUrl, toScreen) {
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   /** @type {{text: string, anchor: number, priority: number}[]} */ let clusterLabels = [];
   /** @type {number[]} */ let rings = [];
+  /** @type {number[]} */ let marked = [];
   /** @type {{from: number, to: number[]}|null} */ let focus = null;
   let placed = [];
 
@@ -51,6 +52,7 @@ export function createOverlay(canvas, renderer, thumbnailUrl, toScreen) {
       }
       if (from) ring(from, 10, colour('--accent'), 3);
     }
+    for (const i of marked) { const p = at(i); if (p) ring(p, 6, colour('--new'), 2); }
     rings.forEach((i, rank) => {
       const p = at(i);
       if (!p) return;
@@ -129,6 +131,9 @@ export function createOverlay(canvas, renderer, thumbnailUrl, toScreen) {
     /** Cluster names, each anchored on its most central member (a point index). */
     setClusterLabels(labels) { clusterLabels = labels; draw(); },
     setRings(indices) { rings = indices; draw(); },
+    /** Items new since another version: small rings of their own colour. */
+    setMarked(indices) { marked = indices; draw(); },
+    marked: () => marked,
     setContours(levels) { contourLevels = levels; draw(); },
     contours: () => contourLevels,
     setFocus(value) { focus = value; draw(); },

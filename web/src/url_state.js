@@ -11,6 +11,7 @@ export const DEFAULTS = Object.freeze({
   item: '',
   theme: '',
   compare: '',
+  since: '',
   contours: false,
   /** @type {Record<string, string[]>} */ filters: {},
   /** @type {Record<string, [number, number]>} */ ranges: {},
@@ -19,7 +20,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 // Plain text fields, in the hash under their own names.
-const KEYS = ['space', 'method', 'colour', 'query', 'qspace', 'item', 'theme', 'compare'];
+const KEYS = ['space', 'method', 'colour', 'query', 'qspace', 'item', 'theme', 'compare', 'since'];
 
 /** @param {Partial<typeof DEFAULTS>} state @returns {string} the hash, without '#' */
 export function encodeState(state) {

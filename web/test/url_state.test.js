@@ -6,7 +6,7 @@ test('a state survives the round trip through the hash', () => {
   const state = {
     ...DEFAULTS, space: 'text', method: 'pca', colour: 'category', query: 'a red cat, sitting',
     filters: { category: ['animals', 'a,b & c'] }, ranges: { year: [1900, 1950.5] },
-    selection: ['plants/01', 'x,y'], camera: [0.125, -0.5, 0.75], item: 'cats/01', theme: 'dark', contours: true, compare: 'text',
+    selection: ['plants/01', 'x,y'], camera: [0.125, -0.5, 0.75], item: 'cats/01', theme: 'dark', contours: true, compare: 'text', since: '20261130T143857808551Z-a50faf',
   };
   assert.deepEqual(decodeState('#' + encodeState(state)), state);
 });

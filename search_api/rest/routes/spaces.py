@@ -48,16 +48,20 @@ def get_space_projection(
         str | None, Query(description="Arrow only: the columns to send, comma-separated (e.g. x,y,cluster for a "
                           "first paint before the ids); omitted: id,x,y,cluster")
     ] = None,
+    version: Annotated[
+        str | None, Query(description="Another version of the collection (GET /v1/bundle lists them): its stored "
+                          "map, without clusters; omitted: the version served")
+    ] = None,
 ) -> Response:
     """Every item of the space on its 2-D map (coordinates in [-1, 1]) with its cluster."""
     if wants_arrow(request.headers.get("accept")):
         fields = projection_fields(columns)
-        found = service.projection_columns(space, method, clustering)
+        found = service.projection_columns(space, method, clustering, version)
         return StreamingResponse(
             ipc_stream(found.arrow_schema(fields), found.record_batches(fields=fields)),
             media_type=ARROW_STREAM, headers=_VARY,
         )
-    view = service.projection(space, method, clustering)
+    view = service.projection(space, method, clustering, version)
     # Serialised here rather than through response_model: the view is already validated,
     # and a second pass over 100k+ points would double the cost.
     return Response(view.model_dump_json(), media_type="application/json", headers=_VARY)
