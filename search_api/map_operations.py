@@ -16,13 +16,12 @@ from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
 from vitrina.search_api.models import (
     PROJECTION_FIELDS,
-    ProjectionColumns,
     ColumnsView,
     ColumnView,
     ItemCard,
+    ProjectionColumns,
     SalientWord,
     SalientWords,
-    image_url,
 )
 
 if TYPE_CHECKING:
