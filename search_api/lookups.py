@@ -16,6 +16,14 @@ def record_of(bundle: Bundle, item_id: str) -> ItemRecord:
     return record
 
 
+def item_row(bundle: Bundle, item_id: str) -> int:
+    """The item's row in items.parquet; NotFound for an unknown item."""
+    row = bundle.items.row_of.get(item_id)
+    if row is None:
+        raise NotFound("item", item_id)
+    return row
+
+
 def row_in(bundle: Bundle, space: Space, item_id: str) -> int:
     """The item's row in `space`: NotFound for an unknown item, and for one the space lacks
     (an item without a picture has no row in `image`)."""

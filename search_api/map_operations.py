@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from vitrina.search_api.errors import InvalidArgument, NotFound
-from vitrina.search_api.lookups import record_of
+from vitrina.search_api.lookups import item_row, record_of
 from vitrina.search_api.lru import LRUCache
 from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
 from vitrina.search_api.models import (
@@ -70,9 +70,11 @@ class MapOperations:
         """Metadata columns `names` (empty: every column but text ones) for the items of
         `space`, in the space's row order, so row i lines up with the projection's row i.
         Categoricals are dictionary-encoded; the bundle version rides in the schema metadata."""
+        return self._column_table(self.holder.get(), space, names)
+
+    def _column_table(self, bundle: Bundle, space: str, names: Sequence[str]) -> pa.Table:
         from vitrina.search_api.service import _map_space
 
-        bundle = self.holder.get()
         sp = _map_space(bundle, space)
         meta = self._metadata_of(bundle)
         bad = meta.check(names)
@@ -80,8 +82,7 @@ class MapOperations:
             known = ", ".join(meta.sendable()) or "(none)"
             problem = "holds free text, too many distinct values to send" if bad in meta.columns else "is no column"
             raise InvalidArgument("names", f"{bad!r} {problem}; columns of this bundle: {known}")
-        rows = np.fromiter((bundle.items.row_of[i] for i in sp.ids), dtype=np.int64, count=len(sp.ids))
-        table = meta.arrow_table(names, rows)
+        table = meta.arrow_table(names, sp.item_rows)
         return table.replace_schema_metadata({"bundle_version": bundle.version, "space": space})
 
     def item_card(self, item_id: str, words: int = CARD_WORDS) -> ItemCard:
@@ -90,7 +91,7 @@ class MapOperations:
         if not 1 <= words <= MAX_CARD_WORDS:
             raise InvalidArgument("words", f"words must be between 1 and {MAX_CARD_WORDS}, got {words}")
         from vitrina.indexer.word_attributions import text_sha256
-        from vitrina.search_api.service import _image_url
+        from vitrina.search_api.service import item_fields
 
         bundle = self.holder.get()
         record = record_of(bundle, item_id)
@@ -106,11 +107,7 @@ class MapOperations:
             top = [SalientWord(word=w["word"], start=w["start"], end=w["end"], score=abs(w["normalised"]) / strongest)
                    for w in ranked]
             salient.append(SalientWords(space=name, words=top))
-        return ItemCard(
-            bundle_version=bundle.version, id=record.id, title=record.title, text=record.text,
-            metadata=record.metadata, image_url=_image_url(record),
-            spaces=[name for name, sp in bundle.spaces.items() if item_id in sp.row_of], salient=salient,
-        )
+        return ItemCard(**item_fields(bundle, record), salient=salient)
 
     def map_image(self, space: str, method: str | None = None, colour: str = "cluster", width: int = 800,
                   height: int = 600, theme: str = "light") -> bytes:
@@ -124,12 +121,13 @@ class MapOperations:
                 raise InvalidArgument(name, f"{name} must be between {lo} and {hi} pixels, got {value}")
         if theme not in BACKGROUND:
             raise InvalidArgument("theme", f"theme must be one of {', '.join(BACKGROUND)}, got {theme!r}")
-        columns = self.projection_columns(space, method)
-        key = (columns.bundle_version, space, columns.method, colour, width, height, theme)
+        bundle = self.holder.get()
+        columns = self._projection_of(bundle, space, method)
+        key = (bundle.version, space, columns.method, colour, width, height, theme)
         cached = self._map_images.get(key)
         if cached is not None:
             return cached
-        png = render_map(columns.coords, self._colour_codes(columns, colour, space), width, height, theme)
+        png = render_map(columns.coords, self._colour_codes(bundle, columns, colour, space), width, height, theme)
         self._map_images.put(key, png)
         return png
 
@@ -171,10 +169,10 @@ class MapOperations:
         if len(ids) > MAX_EXPORT_ITEMS:
             raise InvalidArgument("ids", f"{len(ids)} ids, more than the limit of {MAX_EXPORT_ITEMS} per export")
         bundle = self.holder.get()
-        rows = [_item_row(bundle, item_id) for item_id in ids]
+        rows = [item_row(bundle, item_id) for item_id in ids]
         coords = None
         if space is not None:
-            columns = self.projection_columns(space)
+            columns = self._projection_of(bundle, space)
             row_in_space = {item_id: i for i, item_id in enumerate(columns.ids)}
             missing = next((i for i in ids if i not in row_in_space), None)
             if missing is not None:
@@ -184,12 +182,12 @@ class MapOperations:
         pq.write_table(_export_table(bundle, self._metadata_of(bundle), rows, coords), out)
         return out.getvalue()
 
-    def _colour_codes(self, columns, colour: str, space: str) -> np.ndarray | None:
+    def _colour_codes(self, bundle: Bundle, columns, colour: str, space: str) -> np.ndarray | None:
         if colour == "none":
             return None
         if colour == "cluster":
             return columns.labels
-        meta = self._metadata_of(self.holder.get())
+        meta = self._metadata_of(bundle)
         info = meta.columns.get(colour)
         if info is None or info.kind not in (CATEGORICAL, TAGS):
             usable = [n for n, i in meta.columns.items() if i.kind == CATEGORICAL]
@@ -198,20 +196,13 @@ class MapOperations:
         if info.kind == TAGS:
             raise InvalidArgument("colour", f"{colour!r} holds several values per item; colour by one of them "
                                   "on the live map instead")
-        array = self.column_table(space, [colour]).column(0).combine_chunks()
+        array = self._column_table(bundle, space, [colour]).column(0).combine_chunks()
         codes = array.indices.fill_null(-1).to_numpy()
         # Colours in order of frequency, as the page's legend lists them (ties: first seen first).
         counts = np.bincount(codes[codes >= 0], minlength=len(array.dictionary))
         colour_of = np.empty(len(counts), dtype=np.int64)
         colour_of[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
         return np.where(codes >= 0, colour_of[np.maximum(codes, 0)], -1)
-
-
-def _item_row(bundle: Bundle, item_id: str) -> int:
-    row = bundle.items.row_of.get(item_id)
-    if row is None:
-        raise NotFound("item", item_id)
-    return row
 
 
 def _export_table(bundle: Bundle, meta: MetadataColumns, rows: list[int], coords=None) -> pa.Table:
@@ -223,8 +214,8 @@ def _export_table(bundle: Bundle, meta: MetadataColumns, rows: list[int], coords
                "text": pa.array([r.text for r in records], pa.string())}
     if coords is not None:
         columns["x"], columns["y"] = pa.array(coords[:, 0], pa.float32()), pa.array(coords[:, 1], pa.float32())
-    table = meta.arrow_table(meta.sendable(), np.asarray(rows, dtype=np.int64)) if meta.sendable() else None
-    for name in table.column_names if table is not None else []:
+    table = meta.arrow_table(meta.sendable(), np.asarray(rows, dtype=np.int64))
+    for name in table.column_names:
         if name not in columns:  # a metadata column called "title" must not replace the title
             columns[name] = table.column(name)
     return pa.table(columns)

@@ -90,16 +90,7 @@ class SearchService(MapOperations):
 
     def get_item(self, item_id: str) -> ItemView:
         bundle = self.holder.get()
-        record = record_of(bundle, item_id)
-        return ItemView(
-            bundle_version=bundle.version,
-            id=record.id,
-            title=record.title,
-            text=record.text,
-            metadata=record.metadata,
-            image_url=_image_url(record),
-            spaces=[name for name, space in bundle.spaces.items() if item_id in space.row_of],
-        )
+        return ItemView(**item_fields(bundle, record_of(bundle, item_id)))
 
     def image_path(self, item_id: str) -> Path:
         return image_path_of(self.holder.get(), item_id)
@@ -237,7 +228,11 @@ class SearchService(MapOperations):
         Unknown space: NotFound; a space without any map: NotFound; a method or clustering the
         space lacks: InvalidArgument naming `method` / `clustering`.
         """
-        bundle = self.holder.get()
+        return self._projection_of(self.holder.get(), space, method, clustering, version)
+
+    def _projection_of(self, bundle: Bundle, space: str, method: str | None = None, clustering: str | None = None,
+                       version: str | None = None) -> ProjectionColumns:
+        """projection_columns on a snapshot the caller already holds."""
         if version is not None and version != bundle.version:
             return self.other_version_map(bundle, space, version, method)
         sp = _map_space(bundle, space)
@@ -374,6 +369,19 @@ class SearchService(MapOperations):
 
 
 # -- helpers shared by the operations above ------------------------------------------------
+
+
+def item_fields(bundle: Bundle, record: ItemRecord) -> dict[str, Any]:
+    """What an ItemView says of an item; an ItemCard adds its salient words."""
+    return {
+        "bundle_version": bundle.version,
+        "id": record.id,
+        "title": record.title,
+        "text": record.text,
+        "metadata": record.metadata,
+        "image_url": _image_url(record),
+        "spaces": [name for name, space in bundle.spaces.items() if record.id in space.row_of],
+    }
 
 
 def _image_url(record: ItemRecord) -> str | None:
