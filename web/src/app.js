@@ -29,6 +29,8 @@ window.addEventListener('error', (ev) => errors.push(String(ev.message)));
 const data = { ids: [], rowOf: new Map(), rows: 0, x: new Float32Array(0), y: new Float32Array(0), columns: {},
   hasImage: new Uint8Array(0), reference: null };
 let bundle; let catalogue = []; let renderer; let overlay; let visibleRows = [];
+/** The rows the filters keep; null while no filter is set (everything is drawn). */
+let filtered = null;
 let hits = []; let neighbourRows = [];
 /** @type {any} the second, linked map (compare.js), when one is open */ let compare = null;
 let lastColours = { values: new Float32Array(0), colours: [], continuous: false };
@@ -176,8 +178,7 @@ async function openCompare() {
   });
   await compareColours();
   await renderer.reset(false);  // the first map lost half its width: fit it again
-  const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
-  if (active) await compare.setVisible(visibleRows.map((r) => data.ids[r]));
+  if (filtered) await compare.setVisible(filtered.map((r) => data.ids[r]));
   compare.select(renderer.selection().map((i) => data.ids[i]));
 }
 
@@ -225,8 +226,7 @@ function toScreen(x, y) {
 }
 
 function applyContours() {
-  const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
-  overlay.setContours(state.contours ? densityContours(data.x, data.y, active ? visibleRows : null) : []);
+  overlay.setContours(state.contours ? densityContours(data.x, data.y, filtered) : []);
   $('contours').setAttribute('aria-pressed', String(state.contours));
 }
 
@@ -234,8 +234,9 @@ async function applyFilters() {
   const active = Object.values(state.filters).some((v) => v.length) || Object.keys(state.ranges).length;
   const mask = filterMask(data.rows, data.columns, state.filters, state.ranges);
   visibleRows = maskIndices(mask);
-  await renderer.setVisible(active ? visibleRows : null);
-  await compare?.setVisible(active ? visibleRows.map((r) => data.ids[r]) : null);
+  filtered = active ? visibleRows : null;
+  await renderer.setVisible(filtered);
+  await compare?.setVisible(filtered && filtered.map((r) => data.ids[r]));
   applyContours();
   renderFacetsNow();
   saveState();
