@@ -87,11 +87,7 @@ export function renderResults(el, hits, { onFocus, onPick, title }) {
   const items = hits.map((hit, rank) => h('li', {
     tabindex: 0, 'data-id': hit.id, role: 'option',
     onfocus: () => onFocus(hit.id), onclick: () => onPick(hit.id),
-    onkeydown: (ev) => {
-      const next = ev.key === 'ArrowDown' ? ev.currentTarget.nextElementSibling : ev.key === 'ArrowUp' ? ev.currentTarget.previousElementSibling : null;
-      if (next) { ev.preventDefault(); next.focus(); }
-      if (ev.key === 'Enter') onPick(hit.id);
-    },
+    onkeydown: listKeys(() => onPick(hit.id)),
   }, h('span', { class: 'rank' }, String(rank + 1)), thumbnail(hit.image_url, 40, ''), ` ${hit.title || hit.id} `, h('span', { class: 'score' }, hit.score.toFixed(3))));
   el.replaceChildren(...(hits.length ? [h('h2', {}, title), h('ol', { class: 'results', role: 'listbox', 'aria-label': title }, ...items)] : []));
 }
@@ -114,6 +110,15 @@ export function renderSelection(el, { ids, rows, columns, space, onPick, onClear
   );
 }
 
+/** Keys of a row in a focusable list: ↑/↓ move to the row above or below, Enter opens it. */
+function listKeys(open) {
+  return (ev) => {
+    const next = ev.key === 'ArrowDown' ? ev.currentTarget.nextElementSibling : ev.key === 'ArrowUp' ? ev.currentTarget.previousElementSibling : null;
+    if (next) { ev.preventDefault(); next.focus(); }
+    if (ev.key === 'Enter') open();
+  };
+}
+
 function csvCell(value) {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
@@ -125,11 +130,7 @@ function csvCell(value) {
 export function renderOutliers(el, view, { onPick, onClose }) {
   const rows = view.outliers.map((o) => h('li', { 'data-id': o.id, tabindex: 0, role: 'option',
     onclick: () => onPick(o.id, o.attribute),
-    onkeydown: (ev) => {
-      const next = ev.key === 'ArrowDown' ? ev.currentTarget.nextElementSibling : ev.key === 'ArrowUp' ? ev.currentTarget.previousElementSibling : null;
-      if (next) { ev.preventDefault(); next.focus(); }
-      if (ev.key === 'Enter') onPick(o.id, o.attribute);
-    } },
+    onkeydown: listKeys(() => onPick(o.id, o.attribute)) },
   thumbnail(o.image_url, 40, ''),
   h('span', {}, h('strong', {}, o.title || o.id), h('br'),
     `${o.attribute}: labelled “${o.label}”, ${Math.round(o.majority_share * 100)}% of its neighbours say “${o.majority_label}”`),
