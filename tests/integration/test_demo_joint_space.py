@@ -17,21 +17,9 @@ pytestmark = [
     pytest.mark.skipif(not (OPENCLIPART / "png").is_dir(), reason="needs Debian openclipart-png + openclipart-svg"),
 ]
 
-LIMIT = 400
 # Held-out text -> image recall@10 against every picture of the version (measured 0.253 when written,
 # 80 held-out texts, 399 pictures, chance 0.025).
 HELDOUT_RECALL_FLOOR = 0.18
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    from vitrina.demo import demo
-
-    root = tmp_path_factory.mktemp("demo")
-    kwargs = dict(bundles=root / "bundles", collection="oc", openclipart_root=OPENCLIPART, limit=LIMIT,
-                  checkpoint=root / "ckpt", serve_after=False)
-    demo(**kwargs)
-    return root, kwargs
 
 
 def _current(root: Path) -> tuple[str, Path]:
