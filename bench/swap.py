@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--swaps", type=int, default=4)
     args = parser.parse_args()
 
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
     from vitrina.indexer.publishing import publish_version
     from vitrina.schemas import Manifest
     from vitrina.search_api.client import GrpcClient, RestClient

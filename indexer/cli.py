@@ -80,7 +80,7 @@ def build(
     waits under versions/ for `index shadow` and `index publish`.
     """
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle, resolve_parent
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
     from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
 
     table_options = {}
@@ -138,7 +138,7 @@ def info(
     version: Annotated[Optional[str], typer.Option(help="Version (default: CURRENT)")] = None,
 ) -> None:
     """Print a version's manifest."""
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
     from vitrina.schemas import Manifest
 
     coll = CollectionPaths.of(bundles, collection)

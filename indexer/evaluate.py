@@ -32,7 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vitrina.indexer.attributes import categorical_attributes
-from vitrina.indexer.bundle.layout import VersionPaths, write_atomic
+from vitrina.schemas.bundle_layout import VersionPaths, write_atomic
 from vitrina.indexer.bundle.reader import Bundle, ItemTable, Space
 from vitrina.indexer.timing import StageTimer
 from vitrina.schemas import Modality

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from vitrina.indexer.bundle.layout import CollectionPaths, write_atomic
+from vitrina.schemas.bundle_layout import CollectionPaths, write_atomic
 from vitrina.indexer.bundle.reader import Bundle, BundleNotFoundError
 from vitrina.indexer.bundle.writer import set_current
 from vitrina.indexer.versions.changes import content_hashes, item_changes

@@ -22,7 +22,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from vitrina.indexer.bundle.chunks import table_to_vectors
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.catalogue.base import Item
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, embeddings_schema, read_table_checked
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vitrina.schemas.errors import FieldError
+
 ITEMS_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
@@ -41,13 +43,11 @@ def embeddings_schema(dim: int) -> pa.Schema:
     )
 
 
-class SchemaMismatchError(ValueError):
+class SchemaMismatchError(FieldError):
     """A bundle file does not have the schema vitrina expects."""
 
     def __init__(self, path: str | Path, field: str, problem: str):
-        self.path = str(path)
-        self.field = field
-        super().__init__(f"{path}: field '{field}' {problem}")
+        super().__init__(field, problem, path)
 
 
 def check_schema(actual: pa.Schema, expected: pa.Schema, path: str | Path) -> None:

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 
-from vitrina.indexer.bundle.layout import CollectionPaths, check_name
+from vitrina.schemas.bundle_layout import CollectionPaths, check_name
 from vitrina.indexer.bundle.reader import BundleNotFoundError
 from vitrina.search_api.errors import InvalidArgument, NotFound, ServiceError, Unavailable
 from vitrina.search_api.holder import BundleHolder

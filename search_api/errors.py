@@ -6,7 +6,12 @@ either transport rebuild them from the wire with `error_from_wire`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+from vitrina.schemas.errors import FieldError
+
+log = logging.getLogger("vitrina.search_api")
 
 
 class ServiceError(Exception):
@@ -104,6 +109,18 @@ def spec_for(error: ServiceError) -> ErrorSpec:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]
     raise TypeError(f"{type(error).__name__} is not a ServiceError")
+
+
+def from_field_error(error: FieldError) -> ServiceError:
+    """What a library's FieldError that reached a transport tells the client.
+
+    A value from the request (no `path`) is the client's to fix: invalid_argument, naming the
+    field. A value read from a stored file is the server's problem, so it stays internal.
+    """
+    if error.path is None:
+        return InvalidArgument(error.field, str(error))
+    log.error("a bundle file holds a value the server cannot use", extra={"error": str(error)})
+    return ServiceError("the bundle holds a value the server cannot use; the server log has the details")
 
 
 def error_from_wire(code: str, message: str, field: str | None = None) -> ServiceError:

@@ -89,7 +89,7 @@ class Settings(BaseModel):
         if (self.bundles_root is None) != (self.collection is None):
             raise ValueError("give both bundles_root and collection, or neither (a holder is then passed in)")
         if self.collection is not None:
-            from vitrina.indexer.bundle.layout import check_name
+            from vitrina.schemas.bundle_layout import check_name
 
             check_name(self.collection, "collection")
         if self.thumbnail_min > self.thumbnail_max:

@@ -30,6 +30,7 @@ from torch import nn
 from vitrina.schemas import Modality
 from vitrina.training.encoders.fingerprint import jsonable, weights_digest
 from vitrina.training.heads import HeadConfig, HeadConfigError, create_head
+from vitrina.schemas.errors import FieldError
 
 # Same file name as backbone checkpoints: one file says what any ckpt: folder holds ("kind").
 CKPT_FILE = "vitrina_ckpt.json"
@@ -40,13 +41,11 @@ FORMAT_VERSION = 1
 _LIBRARIES = ("torch", "numpy", "safetensors", "transformers", "scikit-learn", "vitrina")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FieldError):
     """A checkpoint folder that cannot be read or written; names the file and field."""
 
     def __init__(self, path: str | Path, field_name: str, problem: str):
-        self.path = str(path)
-        self.field = field_name
-        super().__init__(f"{path}: field '{field_name}' {problem}")
+        super().__init__(field_name, problem, path)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vitrina.schemas.bundle_layout import CollectionPaths
+from vitrina.schemas.errors import FieldError
 from vitrina.training.recipes.text import METHODS, TextTrainConfig
 
 _HELP = {f.name: f.metadata.get("help", "") for f in fields(TextTrainConfig)}
@@ -27,23 +29,13 @@ def _group() -> None:
 
 
 def items_parquet(bundle: Path, version: str | None = None) -> Path:
-    """items.parquet of `<root>/<collection>` (CURRENT or `version`), or the file itself.
-
-    training must not import the indexer (dependency rule), so the two facts of the
-    bundle layout it needs are read here: CURRENT names the published version, and
-    its items live at versions/<version>/items.parquet.
-    """
+    """items.parquet of `<root>/<collection>` (CURRENT or `version`), or the file itself."""
     if bundle.is_file():
         return bundle
-    if version is None:
-        current = bundle / "CURRENT"
-        if not current.is_file():
-            raise typer.BadParameter(f"{bundle} has no CURRENT file: expected <bundles root>/<collection>", param_hint="--bundle")
-        version = current.read_text().strip()
-    path = bundle / "versions" / version / "items.parquet"
-    if not path.is_file():
-        raise typer.BadParameter(f"{path} not found", param_hint="--version" if version else "--bundle")
-    return path
+    try:
+        return CollectionPaths(bundle).published(version).items
+    except FieldError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--version" if exc.field == "version" else "--bundle") from None
 
 
 def text_command(

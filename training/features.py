@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, embeddings_schema, read_table_checked
+from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths
+from vitrina.schemas.errors import FieldError
 from vitrina.training.encoders.base import Encoder, ImageEncoder
 from vitrina.training.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 
@@ -49,20 +51,17 @@ class FrozenFeatures:
 
 def current_version_dir(bundle: str | Path, version: str | None = None) -> Path:
     """versions/<CURRENT or version> of a bundle collection folder `<root>/<collection>`."""
-    bundle = Path(bundle)
-    if version is None:
-        current = bundle / "CURRENT"
-        if not current.is_file():
-            raise FeatureError(f"{bundle}: no CURRENT file; --bundle must be <root>/<collection> of a built bundle")
-        version = current.read_text().strip()
-    folder = bundle / "versions" / version
-    if not (folder / "manifest.json").is_file():
-        raise FeatureError(f"{folder}: no manifest.json; the version {version!r} is missing or incomplete")
-    return folder
+    try:
+        paths = CollectionPaths(Path(bundle)).published(version)
+    except FieldError as exc:
+        raise FeatureError(str(exc)) from None
+    if not paths.manifest.is_file():
+        raise FeatureError(f"{paths.root}: no manifest.json; the version is incomplete")
+    return paths.root
 
 
 def read_items(version_dir: str | Path) -> pa.Table:
-    return read_table_checked(Path(version_dir) / "items.parquet", ITEMS_SCHEMA,
+    return read_table_checked(VersionPaths(Path(version_dir)).items, ITEMS_SCHEMA,
                               columns=["id", "title", "text", "image_ref", "metadata", "content_hash"])
 
 
@@ -158,7 +157,7 @@ def _bundle_vectors(version_dir: Path, encoder: Encoder, wanted: set[str]) -> tu
             continue
         if info.spec != encoder.spec or info.fingerprint != encoder.fingerprint:
             continue
-        table = read_table_checked(version_dir / "spaces" / name / "embeddings.parquet", embeddings_schema(space.dim))
+        table = read_table_checked(VersionPaths(version_dir).embeddings(name), embeddings_schema(space.dim))
         ids = table["id"].to_pylist()
         fingerprints = table["model_fingerprint"].to_pylist()
         rows = [r for r, (i, f) in enumerate(zip(ids, fingerprints)) if i in wanted and f == encoder.fingerprint]

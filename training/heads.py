@@ -12,15 +12,16 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from vitrina.schemas.errors import FieldError
+
 HEAD_KINDS = ("linear", "mlp")
 
 
-class HeadConfigError(ValueError):
+class HeadConfigError(FieldError):
     """A head configuration with a missing or unusable field; names the field."""
 
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"head config field '{field_name}': {problem}")
+    def describe(self) -> str:
+        return f"head config field '{self.field}': {self.problem}"
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vitrina.schemas.errors import FieldError
+
 MISSING = -1
 
 
-class RebalanceConfigError(ValueError):
+class RebalanceConfigError(FieldError):
     """A rebalancing parameter out of range; names the field."""
 
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"rebalance.{field_name}: {problem}")
+    scope = "rebalance."
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vitrina.indexer.bundle.layout import write_atomic
+from vitrina.schemas.bundle_layout import write_atomic
 from vitrina.schemas import embeddings_schema, read_table_checked
 
 

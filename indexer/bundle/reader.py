@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 import numpy as np
 
 from vitrina.indexer.bundle.chunks import table_to_vectors
-from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, SpaceManifest, embeddings_schema, read_table_checked
 
 if TYPE_CHECKING:

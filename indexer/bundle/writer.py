@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths, write_atomic
+from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths, write_atomic
 from vitrina.indexer.catalogue.base import Item
 from vitrina.schemas import ITEMS_SCHEMA, Manifest
 

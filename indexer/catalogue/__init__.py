@@ -5,11 +5,11 @@
     fingerprint = catalogue_fingerprint(items)
     cat.report                                # counts of skipped rows, missing images ...
 """
-from .base import Catalogue, CatalogueError, DuplicateIdError, Item, MetaValue
-from .factory import SCHEMES, catalogue_fingerprint, collect, open_catalogue
-from .folder import FolderCatalogue
-from .openclipart import OpenClipartCatalogue, SvgMetadata, read_svg_metadata
-from .table import TableCatalogue, TableColumns
+from vitrina.indexer.catalogue.base import Catalogue, CatalogueError, DuplicateIdError, Item, MetaValue
+from vitrina.indexer.catalogue.factory import SCHEMES, catalogue_fingerprint, collect, open_catalogue
+from vitrina.indexer.catalogue.folder import FolderCatalogue
+from vitrina.indexer.catalogue.openclipart import OpenClipartCatalogue, SvgMetadata, read_svg_metadata
+from vitrina.indexer.catalogue.table import TableCatalogue, TableColumns
 
 __all__ = [
     "SCHEMES",

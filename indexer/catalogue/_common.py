@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Iterable
 
-from .base import DuplicateIdError, Item, MetaValue
+from vitrina.indexer.catalogue.base import DuplicateIdError, Item, MetaValue
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ._common import finish, raise_if_duplicates
-from .base import Item
-from .sampling import spread_sample
+from vitrina.indexer.catalogue._common import finish, raise_if_duplicates
+from vitrina.indexer.catalogue.base import Item
+from vitrina.indexer.catalogue.sampling import spread_sample
 
 
 @dataclass(frozen=True)

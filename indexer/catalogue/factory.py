@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ._common import raise_if_duplicates
-from .base import Catalogue, CatalogueError, Item
-from .folder import FolderCatalogue
-from .openclipart import DEFAULT_ROOT, OpenClipartCatalogue
-from .table import TableCatalogue
+from vitrina.indexer.catalogue._common import raise_if_duplicates
+from vitrina.indexer.catalogue.base import Catalogue, CatalogueError, Item
+from vitrina.indexer.catalogue.folder import FolderCatalogue
+from vitrina.indexer.catalogue.openclipart import DEFAULT_ROOT, OpenClipartCatalogue
+from vitrina.indexer.catalogue.table import TableCatalogue
 
 SCHEMES = {
     "table": "table:<file.csv|.tsv|.parquet|.jsonl>",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._common import IMAGE_EXTENSIONS, image_status_for, new_report, title_from_stem
-from ._tree import TreeCatalogue, TreeEntry
-from .base import CatalogueError, Item
+from vitrina.indexer.catalogue._common import IMAGE_EXTENSIONS, image_status_for, new_report, title_from_stem
+from vitrina.indexer.catalogue._tree import TreeCatalogue, TreeEntry
+from vitrina.indexer.catalogue.base import CatalogueError, Item
 
 
 class FolderCatalogue(TreeCatalogue):

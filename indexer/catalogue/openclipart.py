@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._common import clean, image_status_for, join_text, new_report, title_from_stem
-from ._tree import TreeCatalogue, TreeEntry
-from .base import CatalogueError, Item
+from vitrina.indexer.catalogue._common import clean, image_status_for, join_text, new_report, title_from_stem
+from vitrina.indexer.catalogue._tree import TreeCatalogue, TreeEntry
+from vitrina.indexer.catalogue.base import CatalogueError, Item
 
 DEFAULT_ROOT = Path("/usr/share/openclipart")
 PLACEHOLDER_KEYWORDS = frozenset({"unsorted"})

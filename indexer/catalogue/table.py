@@ -27,8 +27,8 @@ from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
-from ._common import finish, image_status_for, join_text, meta_value, new_report, normalise_id, raise_if_duplicates, resolve_image, skip
-from .base import CatalogueError, Item
+from vitrina.indexer.catalogue._common import finish, image_status_for, join_text, meta_value, new_report, normalise_id, raise_if_duplicates, resolve_image, skip
+from vitrina.indexer.catalogue.base import CatalogueError, Item
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 COMPRESSED = (".gz", ".bz2")

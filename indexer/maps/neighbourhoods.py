@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.index import VectorIndex
+from vitrina.schemas.errors import FieldError
 
 __all__ = [
     "NEIGHBOURS_SCHEMA",
@@ -41,19 +42,15 @@ NEIGHBOURS_SCHEMA = pa.schema(
 )
 
 
-class InvalidFieldError(ValueError):
+class InvalidFieldError(FieldError):
     """An argument, or a column of a stored file, holds a value these maps cannot use.
 
     `field` names it (and `path` the file, for stored data) so the message
     points at what to fix rather than at the line that tripped over it.
     """
 
-    def __init__(self, field: str, problem: str, path: str | Path | None = None):
-        self.field = field
-        self.problem = problem
-        self.path = None if path is None else str(path)
-        where = f"{path}: field '{field}'" if path is not None else field
-        super().__init__(f"{where} {problem}")
+    def describe(self) -> str:
+        return super().describe() if self.path is not None else f"{self.field} {self.problem}"
 
 
 class UnknownItemError(InvalidFieldError, KeyError):

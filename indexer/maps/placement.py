@@ -24,7 +24,7 @@ from vitrina.indexer.maps.projections import FittedReducer, load_reducer, placem
 from vitrina.schemas import SchemaMismatchError
 
 if TYPE_CHECKING:
-    from vitrina.indexer.bundle.layout import VersionPaths
+    from vitrina.schemas.bundle_layout import VersionPaths
 
 __all__ = ["MAP_UPDATES", "MAX_PLACED_SHARE", "ParentMap", "placement_report", "place_into_parent"]
 

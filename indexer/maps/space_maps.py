@@ -63,7 +63,7 @@ from vitrina.indexer.maps.projections import (
 from vitrina.schemas import SchemaMismatchError
 
 if TYPE_CHECKING:
-    from vitrina.indexer.bundle.layout import VersionPaths
+    from vitrina.schemas.bundle_layout import VersionPaths
 
 __all__ = [
     "DEFAULT_CLUSTERINGS",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from vitrina.indexer.bundle.layout import VersionPaths
+from vitrina.schemas.bundle_layout import VersionPaths
 from vitrina.schemas import ITEMS_SCHEMA, read_table_checked
 
 

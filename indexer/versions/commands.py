@@ -16,7 +16,7 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the sample")]
 
 
 def _collection(bundles: Path, collection: str):
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
 
     try:
         return CollectionPaths.of(bundles, collection)

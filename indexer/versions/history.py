@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.schemas import Manifest
 
 

@@ -7,7 +7,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.bundle.writer import collection_lock
 from vitrina.indexer.versions.history import previous_published
 from vitrina.schemas import Manifest

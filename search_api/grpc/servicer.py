@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from vitrina.search_api.errors import DeadlineExceeded, ServiceError
+from vitrina.schemas.errors import FieldError
+from vitrina.search_api.errors import DeadlineExceeded, ServiceError, from_field_error
 from vitrina.search_api.explain_models import ExplainRequest
 from vitrina.search_api.grpc.convert import arguments, arrow_chunks, projection_chunks, projection_message, to_message
 from vitrina.search_api.grpc.status import abort
@@ -45,6 +46,8 @@ def call(context: grpc.ServicerContext, operation: Callable[..., T], **kwargs: A
         result = operation(**kwargs)
     except ServiceError as error:
         abort(context, error)
+    except FieldError as error:
+        abort(context, from_field_error(error))
     except Exception:
         # As REST's 500: the traceback goes to the log, not to the client (grpc would send its text).
         log.exception("gRPC request failed", extra={"operation": getattr(operation, "__name__", str(operation))})

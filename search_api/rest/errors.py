@@ -6,7 +6,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vitrina.search_api.errors import ServiceError, Unauthenticated, spec_for
+from vitrina.schemas.errors import FieldError
+from vitrina.search_api.errors import ServiceError, Unauthenticated, from_field_error, spec_for
 
 # Where a validation error's location starts; the rest of `loc` is the field path.
 _LOC_SOURCES = {"body", "query", "path", "header", "cookie", "form"}
@@ -24,6 +25,10 @@ async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="vitrina"'  # a 401 must name a scheme (RFC 9110)
     return JSONResponse(error_body(spec.code, exc.message, exc.field), status_code=spec.http_status, headers=headers)
+
+
+async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
+    return await _service_error(request, from_field_error(exc))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,5 +53,6 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(FieldError, _field_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

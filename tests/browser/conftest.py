@@ -87,7 +87,7 @@ def map_bundle_root(tmp_path_factory, tiny_model_bundle_root, tiny_catalogue) ->
 
 @pytest.fixture(scope="session")
 def older_version(map_bundle_root) -> str:
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
 
     coll = CollectionPaths.of(map_bundle_root, "tiny")
     [older] = [v for v in coll.versions() if v != coll.current()]

@@ -14,7 +14,7 @@ import numpy as np
 
 
 def orderings(vectors: np.ndarray, out: Path) -> dict:
-    from vitrina.indexer.bundle.layout import VersionPaths
+    from vitrina.schemas.bundle_layout import VersionPaths
     from vitrina.indexer.index import build_index, exact_search
     from vitrina.indexer.maps import build_space_maps, compute_neighbourhoods, read_clusters, read_space_projections
 

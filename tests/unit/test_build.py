@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import build_tiny_bundle
 from tests.fakes import FakeFactory, FakeImageEncoder
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.bundle.reader import Bundle, BundleNotFoundError
 from vitrina.indexer.build import SpaceRequest
 from vitrina.schemas import Manifest, Modality

@@ -281,7 +281,7 @@ def versions(tmp_path_factory, tiny_catalogue):
 
 
 def test_projection_of_another_version_is_its_stored_map(versions):
-    from vitrina.indexer.bundle.layout import CollectionPaths
+    from vitrina.schemas.bundle_layout import CollectionPaths
     from vitrina.indexer.maps import read_space_projections
 
     client, parent, dropped = versions

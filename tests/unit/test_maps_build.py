@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import loaded_once_by_racing_threads, build_tiny_bundle
 from tests.fakes import FakeFactory
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.indexer.maps import (
     InvalidFieldError,

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import build_tiny_bundle, catalogue_without
 from tests.fakes import FakeFactory, FakeImageEncoder, FakeTextEncoder
-from vitrina.indexer.bundle.layout import CollectionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.bundle.reader import BundleNotFoundError
 from vitrina.indexer.bundle.writer import set_current
 from vitrina.indexer.publishing import PublishRefused, collect_garbage, publish_version, rollback, shadow_check

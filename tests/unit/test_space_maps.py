@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import build_tiny_bundle, catalogue_without, loaded_once_by_racing_threads
 from tests.fakes import FakeFactory
-from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths
+from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths
 from vitrina.indexer.bundle.reader import Bundle
 from vitrina.indexer.maps import (
     InvalidFieldError,

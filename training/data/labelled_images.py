@@ -19,18 +19,22 @@ import numpy as np
 from PIL import Image
 
 from vitrina.schemas import ITEMS_SCHEMA, read_table_checked
+from vitrina.schemas.bundle_layout import CollectionPaths
+from vitrina.schemas.errors import FieldError
 from vitrina.training.images import DEFAULT_MAX_PIXELS, load_image
 
 MISSING = -1
 
 
-class DatasetError(ValueError):
+class DatasetError(FieldError):
     """A dataset that cannot be used for classification; names the source and the field."""
 
     def __init__(self, source: str | Path, field: str, problem: str):
         self.source = str(source)
-        self.field = field
-        super().__init__(f"{source}: {field} {problem}")
+        super().__init__(field, problem)
+
+    def describe(self) -> str:
+        return f"{self.source}: {self.field} {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,11 @@ class LabelledImages:
 
 
 def current_items_path(bundle: str | Path) -> Path:
-    """`<bundle>/versions/<CURRENT>/items.parquet`, read afresh (the bundle may be republished)."""
-    bundle = Path(bundle)
-    current = bundle / "CURRENT"
-    if not current.exists():
-        raise DatasetError(bundle, "CURRENT", "is missing: not a bundle folder (<root>/<collection>) or nothing published")
-    version = current.read_text().strip()
-    return bundle / "versions" / version / "items.parquet"
+    """items.parquet of the published version of `<root>/<collection>`, read afresh."""
+    try:
+        return CollectionPaths(Path(bundle)).published().items
+    except FieldError as exc:
+        raise DatasetError(bundle, exc.field, exc.problem) from None
 
 
 def dedupe_groups(dataset: LabelledImages, primary: str) -> np.ndarray:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
+from vitrina.schemas.errors import FieldError
+
 VIEW_KINDS: tuple[str, ...] = ("title", "keywords", "description")
 DEFAULT_KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")
 # A one-letter view carries no meaning a model could match.
@@ -54,12 +56,8 @@ class ItemViews:
         return list(self.views)
 
 
-class TextViewError(ValueError):
+class TextViewError(FieldError):
     """A field the view builder needs has an unusable value."""
-
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {problem}")
 
 
 def keywords_text(metadata: Mapping[str, Any], keyword_fields: Sequence[str] = DEFAULT_KEYWORD_FIELDS) -> str:

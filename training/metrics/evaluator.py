@@ -16,17 +16,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from vitrina.schemas.errors import FieldError
+
 log = logging.getLogger("vitrina.training.metrics")
 
 EncodeFn = Callable[[Sequence[str]], np.ndarray]
 
 
-class EvaluatorError(ValueError):
+class EvaluatorError(FieldError):
     """An evaluator was configured or called with an unusable value; names the field."""
-
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {problem}")
 
 
 def prefix_metrics(prefix: str, metrics: Mapping[str, float]) -> dict[str, float]:

@@ -42,18 +42,15 @@ from vitrina.training.features import current_version_dir, load_frozen_features,
 from vitrina.training.heads import HEAD_KINDS, HeadConfig, create_head
 from vitrina.training.losses import ClipLoss
 from vitrina.training.metrics.retrieval import cross_modal_retrieval
+from vitrina.schemas.errors import FieldError
 
 log = logging.getLogger("vitrina.training.align")
 
 PRIMARY = ("dedup", "text_to_image", "recall@10")  # what early stopping, head choice and the summary's headline use
 
 
-class AlignConfigError(ValueError):
+class AlignConfigError(FieldError):
     """An align option with an unusable value; names the option."""
-
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import copy
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,16 +43,15 @@ from vitrina.training.recipes.classify_task import ClassifyTask, FitConfig, Head
 from vitrina.training.recipes.linear_probe import fit_linear_probe
 from vitrina.training.recipes.prefix_cache import FeatureCache, SampleRef, materialise_prefix
 from vitrina.training.recipes.staged import StagedBackbone, stage_encoder
+from vitrina.schemas.errors import FieldError
 
 logger = logging.getLogger(__name__)
 
 
-class ClassifyConfigError(ValueError):
+class ClassifyConfigError(FieldError):
     """An option of the classify recipe that cannot work; names the field."""
 
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"classify.{field_name}: {problem}")
+    scope = "classify."
 
 
 @dataclass(frozen=True)

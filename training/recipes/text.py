@@ -34,6 +34,7 @@ from vitrina.training.metrics.evaluator import Evaluator
 from vitrina.training.metrics.sts import StsEvaluator, build_sts_set
 from vitrina.training.recipes.text_model import MeanPooledTextModel
 from vitrina.training.recipes.text_tasks import InfoNceTask, SimCseTask, TextTask, unique_sentences
+from vitrina.schemas.errors import FieldError
 
 log = logging.getLogger("vitrina.training")
 
@@ -41,12 +42,8 @@ METHODS = ("simcse", "infonce")
 RESULT_FILE = "training.json"
 
 
-class TextRecipeError(ValueError):
+class TextRecipeError(FieldError):
     """A recipe option has an unusable value; names the option."""
-
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {problem}")
 
 
 @dataclass

@@ -16,16 +16,13 @@ import torch
 from torch import nn
 
 from vitrina.training.encoders.base import l2_normalise
+from vitrina.schemas.errors import FieldError
 
 DEFAULT_TRAIN_MAX_LENGTH = 64
 
 
-class TextModelError(ValueError):
+class TextModelError(FieldError):
     """The base encoder cannot be fine-tuned as asked; names the field."""
-
-    def __init__(self, field_name: str, problem: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {problem}")
 
 
 class MeanPooledTextModel(nn.Module):

@@ -1,4 +1,7 @@
-"""Where things live inside a collection folder.
+"""Where things live inside a collection folder: the one statement of the bundle layout.
+
+The indexer writes through these paths, the search API reads through them, and training finds
+a published version's items and vectors through them, so the layout is coded once.
 
     <root>/<collection>/CURRENT            published version name (atomic rename)
     <root>/<collection>/history.jsonl      one line per switch of CURRENT (publish, rollback)
@@ -12,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from vitrina.schemas.errors import FieldError
 
 CURRENT = "CURRENT"
 HISTORY = "history.jsonl"
@@ -135,6 +140,21 @@ class CollectionPaths:
         except FileNotFoundError:
             return None
         return value or None
+
+    def published(self, version: str | None = None) -> VersionPaths:
+        """The folder of `version`, or of CURRENT's; FieldError names what is missing.
+
+        CURRENT is read afresh on every call: the collection may have been republished since.
+        """
+        if version is None:
+            version = self.current()
+            if version is None:
+                raise FieldError(CURRENT, "is missing: not a bundle folder (<root>/<collection>) or nothing published",
+                                 self.root)
+        paths = self.version(version)
+        if not paths.root.is_dir():
+            raise FieldError("version", f"{version!r} is missing", self.root)
+        return paths
 
     def versions(self) -> list[str]:
         folder = self.root / VERSIONS
