@@ -1,64 +1,30 @@
-"""`vitrina index build`: catalogue -> encoders -> embeddings + indexes -> published version."""
+"""`vitrina index build`: catalogue -> encoders -> per space stages -> a published version.
+
+`build_bundle` resolves the inputs (catalogue, encoders, parent version, build key) and hands a
+`BuildState` to the stages of `indexer/pipeline/`, which do the work and write the version.
+"""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 import logging
-import platform
-import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from tqdm import tqdm
-
-from vitrina.indexer.attributes import categorical_attributes, labels_of
-from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
-from vitrina.indexer.bundle.layout import CollectionPaths, VersionPaths, check_name, write_atomic
-from vitrina.indexer.bundle.reader import ItemTable
-from vitrina.indexer.bundle.writer import items_to_table, place, publish, write_manifest, write_parquet_atomic
 from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
-from vitrina.indexer.catalogue.base import Item
-from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embed_items, embeddable
-from vitrina.indexer.maps import (
-    DEFAULT_CLUSTERINGS,
-    DEFAULT_PROJECTIONS,
-    NeighbourTable,
-    Outlier,
-    build_space_maps,
-    check_map_methods,
-    check_map_update,
-    compute_neighbourhoods,
-    find_label_outliers,
-    neighbours_table,
-    outliers_table,
-    write_neighbours,
-    write_outliers,
-)
-from vitrina.indexer.reuse import VectorPool, merge_in_order
+from vitrina.indexer.embed import DEFAULT_MAX_PIXELS, embeddable
+from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
+from vitrina.indexer.pipeline import FINISH_STAGES, SPACE_STAGES, BuildState, SpaceState, run_stages
 from vitrina.indexer.versions.changes import content_hashes, item_changes
-from vitrina.indexer.versions.retention import check_keep, collect_garbage
-from vitrina.training.explain.errors import ExplainError
+from vitrina.indexer.versions.retention import check_keep
 from vitrina.indexer.word_attributions import DEFAULT_STEPS as DEFAULT_ATTRIBUTION_STEPS
-from vitrina.indexer.word_attributions import (
-    attribute_space,
-    completeness_error,
-    spread,
-    read_text_attributions,
-    write_text_attributions,
-)
-from vitrina.indexer.timing import StageTimer
-from vitrina.schemas import Manifest, Modality, SpaceManifest
-from vitrina.schemas.manifest import CatalogueInfo
+from vitrina.indexer.word_attributions import read_text_attributions
+from vitrina.schemas import Manifest, Modality
+from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths, check_name
 
 log = logging.getLogger("vitrina.indexer")
-
-# Label outliers: an item is one when at least this share of its first k labelled
-# neighbours carries one other label (7 of 10).
-OUTLIER_K = 10
-OUTLIER_MIN_AGREEMENT = 0.7
 
 # Which modality a space indexes, and which query modalities it answers.
 SPACE_ROLES: dict[str, tuple[Modality, tuple[Modality, ...]]] = {
@@ -132,6 +98,13 @@ class BuildOptions:
     # rest on demand.
     attribution_items: int | None = None
 
+    def recorded(self) -> dict[str, Any]:
+        """The options a manifest records under build.options."""
+        return {"limit": self.limit, "max_pixels": self.max_pixels, "target_recall": self.target_recall,
+                "parent": self.parent, "neighbours_k": self.neighbours_k, "projections": list(self.projections),
+                "clusterings": list(self.clusterings), "map_update": self.map_update,
+                "attribution_steps": self.attribution_steps, "attribution_items": self.attribution_items}
+
 
 @dataclass
 class BuildResult:
@@ -182,21 +155,6 @@ def _build_key(fingerprint: str, spaces: list[SpaceRequest], encoders: dict[str,
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _library_versions() -> dict[str, str]:
-    import faiss
-    import pyarrow
-    import torch
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "faiss": faiss.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "pyarrow": pyarrow.__version__,
-    }
-
-
 def _create_space_encoders(requests: list[SpaceRequest], factory: Callable[..., Any]) -> dict[str, dict[Modality, Any]]:
     cache: dict[tuple[str, Modality], Any] = {}
     encoders: dict[str, dict[Modality, Any]] = {}
@@ -211,27 +169,52 @@ def _create_space_encoders(requests: list[SpaceRequest], factory: Callable[..., 
     return encoders
 
 
-def _label_outliers(
-    items: ItemTable, neighbourhoods: dict[str, NeighbourTable], progress: bool
-) -> tuple[list[Outlier], dict[str, dict[str, int]]]:
-    """Outliers of every categorical attribute in every space with neighbourhoods, and
-    how many per space and attribute (zeros included, so the report shows what was checked)."""
-    attributes = categorical_attributes(items)
-    found: list[Outlier] = []
-    counts: dict[str, dict[str, int]] = {}
-    total = len(neighbourhoods) * len(attributes)
-    with tqdm(total=total, desc="outliers", unit="attribute", disable=not progress) as bar:
-        for space, table in neighbourhoods.items():
-            counts[space] = {}
-            for attribute in attributes:
-                outliers = find_label_outliers(
-                    table.rows, labels_of(items, table.ids, attribute), table.ids, space=space, attribute=attribute,
-                    k=OUTLIER_K, min_agreement=OUTLIER_MIN_AGREEMENT,
-                )
-                found += outliers
-                counts[space][attribute] = len(outliers)
-                bar.update()
-    return found, counts
+def checked_options(spaces: list[SpaceRequest], options: BuildOptions) -> BuildOptions:
+    """Every option checked before any work, so a typo fails now and not after an hour of encoding."""
+    if not spaces:
+        raise ValueError("--space: give at least one space, e.g. --space image=builtin:efficientnet-lite0")
+    names = [s.name for s in spaces]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--space: each space name may appear once, got {names}")
+    for option, value in (("--neighbours-k", options.neighbours_k), ("--attribution-steps", options.attribution_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{option}: must be an integer >= 0 (0: none), got {value!r}")
+    if options.keep_versions is not None:
+        check_keep(options.keep_versions)
+    projections, clusterings = check_map_methods(options.projections, options.clusterings)
+    check_map_update(options.map_update)
+    return dataclasses.replace(options, projections=projections, clusterings=clusterings)
+
+
+def read_inputs(state: BuildState, spaces: list[SpaceRequest], encoder_factory: Callable[..., Any]) -> None:
+    """The catalogue stage and the encoder stage: what the build key is computed from."""
+    options = state.options
+    with state.timer.stage("catalogue"):
+        cat = open_catalogue(state.catalogue, **options.table_options)
+        state.items = sorted(collect(cat, limit=options.limit), key=lambda it: it.id)
+        state.fingerprint = catalogue_fingerprint(state.items)
+        state.catalogue_report = dict(getattr(cat, "report", {}))
+    log.info("catalogue read", extra={"items": len(state.items), "catalogue": state.catalogue})
+    with state.timer.stage("load_encoders"):
+        state.encoders = _create_space_encoders(spaces, encoder_factory)
+    state.key = _build_key(state.fingerprint, spaces, state.encoders, options)
+
+
+def start_staging(state: BuildState) -> None:
+    """The staging folder (resumable by key) and what the stages take from the parent version."""
+    state.staging = state.coll.staging(state.key)
+    state.staging.root.mkdir(parents=True, exist_ok=True)
+    state.hashes = {it.id: it.content_hash for it in state.items}
+    # Cluster names come from the items' words: their text, or their title when they have none.
+    state.words = {it.id: it.text or it.title or None for it in state.items}
+    parent = state.parent_paths
+    state.report = {"catalogue": state.catalogue_report, "spaces": {},
+                    "vs_parent": {"parent": state.parent, **item_changes(
+                        content_hashes(parent) if parent else None, state.hashes)}}
+    if parent is not None and state.options.attribution_steps > 0:
+        state.previous_attributions = read_text_attributions(parent.text_attributions)
+    if parent is not None and state.options.reuse_vectors:
+        state.pool.add_version(state.coll, state.parent)
 
 
 def build_bundle(
@@ -242,188 +225,22 @@ def build_bundle(
     options: BuildOptions | None = None,
     encoder_factory: Callable[..., Any] | None = None,
 ) -> BuildResult:
-    options = options or BuildOptions()
-    if not spaces:
-        raise ValueError("--space: give at least one space, e.g. --space image=builtin:efficientnet-lite0")
-    names = [s.name for s in spaces]
-    if len(set(names)) != len(names):
-        raise ValueError(f"--space: each space name may appear once, got {names}")
-    for option, value in (("--neighbours-k", options.neighbours_k), ("--attribution-steps", options.attribution_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{option}: must be an integer >= 0 (0: none), got {value!r}")
-    if options.keep_versions is not None:
-        check_keep(options.keep_versions)  # now, not after an hour of encoding
-    projections, clusterings = check_map_methods(options.projections, options.clusterings)
-    check_map_update(options.map_update)
-    options = dataclasses.replace(options, projections=projections, clusterings=clusterings)
+    options = checked_options(spaces, options or BuildOptions())
     if encoder_factory is None:
         from vitrina.training.encoders import create_encoder as encoder_factory
     coll = CollectionPaths.of(out, check_name(collection, "collection"))
-    # Resolved once, before any work: a CURRENT that moves during the build does not change it.
-    parent = resolve_parent(coll, options.parent)
-    timer = StageTimer()
-
-    with timer.stage("catalogue"):
-        cat = open_catalogue(catalogue, **options.table_options)
-        items: list[Item] = sorted(collect(cat, limit=options.limit), key=lambda it: it.id)
-        fingerprint = catalogue_fingerprint(items)
-    log.info("catalogue read", extra={"items": len(items), "catalogue": catalogue})
-
-    with timer.stage("load_encoders"):
-        encoders = _create_space_encoders(spaces, encoder_factory)
-
-    key = _build_key(fingerprint, spaces, encoders, options)
-    unchanged = _current_if_built_from(coll, key) if options.skip_unchanged else None
+    state = BuildState(catalogue, collection, options, coll, parent=resolve_parent(coll, options.parent))
+    read_inputs(state, spaces, encoder_factory)
+    unchanged = _current_if_built_from(coll, state.key) if options.skip_unchanged else None
     if unchanged is not None:
         log.info("CURRENT was built from identical inputs; not rebuilding", extra={"version": unchanged.version})
         paths = coll.version(unchanged.version)
         return BuildResult(unchanged.version, paths, unchanged, json.loads(paths.build_report.read_text()), reused=True)
-    staging = coll.staging(key)
-    staging.root.mkdir(parents=True, exist_ok=True)
-    hashes = {it.id: it.content_hash for it in items}
-    report: dict[str, Any] = {"catalogue": dict(getattr(cat, "report", {})), "spaces": {},
-                              "vs_parent": {"parent": parent, **item_changes(
-                                  content_hashes(coll.version(parent)) if parent else None, hashes)}}
-    space_manifests: dict[str, SpaceManifest] = {}
-    image_problems: dict[str, str] = {}
-    neighbourhoods: dict[str, NeighbourTable] = {}
-    maps: dict[str, dict[str, Any]] = {}
-    parent_maps = (parent, coll.version(parent)) if parent is not None else None
-    # Cluster names come from the items' words: their text, or their title when they have none.
-    words = {it.id: it.text or it.title or None for it in items}
-
-    attribution_rows: list[dict[str, Any]] = []
-    reuse_attributions = parent is not None and options.attribution_steps > 0
-    previous_attributions = read_text_attributions(coll.version(parent).text_attributions) if reuse_attributions else {}
-
-    pool = VectorPool()
-    if options.reuse_vectors and parent is not None:
-        pool.add_version(coll, parent)
-
+    start_staging(state)
     for req in spaces:
         indexed, _ = SPACE_ROLES[req.name]
-        encoder = encoders[req.name][indexed]
-        todo = embeddable(items, indexed)
-        with timer.stage(f"embed:{req.name}"):
-            reused = pool.take(encoder, todo)
-            taken = set(reused.ids)
-            store = ChunkStore(staging.chunks(req.name), encoder.dim, encoder.fingerprint)
-            result = embed_items(
-                [it for it in todo if it.id not in taken], encoder, store,
-                chunk_size=options.chunk_size, batch_size=options.batch_size, workers=options.workers,
-                max_pixels=options.max_pixels, progress=options.progress, desc=f"embed {req.name}",
-            )
-        ids, vectors = merge_in_order(todo, [(reused.ids, reused.vectors), (result.ids, result.vectors)], encoder.dim)
-        if reused.ids:
-            log.info("vectors reused", extra={"space": req.name, "stored": reused.stored, "projected": reused.projected,
-                                              "encoded": len(result.ids)})
-        if indexed is Modality.IMAGE:
-            image_problems.update(result.skipped)
-        if len(ids) == 0:
-            raise ValueError(f"space {req.name!r}: no item could be encoded ({len(todo)} candidates)")
-        pool.add(encoder.fingerprint, ids, vectors, hashes)
-        write_parquet_atomic(vectors_to_table(ids, vectors, encoder.fingerprint, encoder.dim), staging.embeddings(req.name))
-        with timer.stage(f"index:{req.name}"):
-            from vitrina.indexer.index import build_index
-
-            index, info = build_index(vectors, spec=options.index_spec, target_recall=options.target_recall, progress=options.progress)
-            index.save(staging.index(req.name))
-        if options.neighbours_k:
-            with timer.stage(f"neighbours:{req.name}"):
-                # Through the index just built, so a served lookup equals a live search of this version.
-                table = compute_neighbourhoods(index, vectors, ids, k=options.neighbours_k, progress=options.progress)
-                write_neighbours(neighbours_table(table, ids), staging.neighbours(req.name))
-            neighbourhoods[req.name] = table
-        if options.projections:
-            with timer.stage(f"maps:{req.name}"):
-                maps[req.name] = build_space_maps(
-                    vectors, ids, [words[i] for i in ids], staging, req.name,
-                    options.projections, options.clusterings, parent=parent_maps, update=options.map_update,
-                )
-        if indexed is Modality.TEXT and options.attribution_steps:
-            with timer.stage(f"attributions:{req.name}"):
-                by_id = {it.id: it for it in todo}
-                chosen = spread(ids, options.attribution_items)
-                try:
-                    rows, counts = attribute_space(
-                        req.name, chosen, [by_id[i].text or by_id[i].title for i in chosen], encoder,
-                        options.attribution_steps, previous_attributions, options.progress,
-                    )
-                except ExplainError as exc:  # an encoder without a differentiable path (not torch)
-                    log.warning("no word attributions", extra={"space": req.name, "reason": str(exc)})
-                    report.setdefault("attributions", {})[req.name] = {"skipped": str(exc)}
-                else:
-                    attribution_rows += rows
-                    report.setdefault("attributions", {})[req.name] = {
-                        **counts, "not_precomputed": len(ids) - len(chosen), "steps": options.attribution_steps,
-                        "max_completeness_error": completeness_error(rows)}
-        space_manifests[req.name] = SpaceManifest(
-            name=req.name,
-            indexed_modality=indexed,
-            encoders={m: e.info() for m, e in encoders[req.name].items()},
-            dim=encoder.dim,
-            rows=len(ids),
-            index=info,
-        )
-        report["spaces"][req.name] = {
-            "candidates": len(todo),
-            "rows": len(ids),
-            "skipped": len(result.skipped),
-            "vectors_reused": reused.stored,
-            "vectors_projected": reused.projected,
-            "vectors_encoded": len(result.ids),
-            "chunks_reused": result.chunks_reused,
-            "chunks_encoded": result.chunks_encoded,
-            "index": info.factory,
-            "recall_at_10": info.recall_at_10,
-            "neighbours_k": options.neighbours_k,
-        }
-        if req.name in maps:
-            report["spaces"][req.name]["maps"] = maps[req.name]
-        shutil.rmtree(staging.chunks(req.name), ignore_errors=True)
-
-    # Images that failed to decode are marked on the item, so the API knows not to serve them.
-    for it in items:
-        if it.id in image_problems:
-            it.image_status = image_problems[it.id]
-    report["images_skipped"] = dict(sorted(image_problems.items()))
-    report["images_missing"] = sum(1 for it in items if it.image_status == "missing")
-
-    with timer.stage("write"):
-        write_parquet_atomic(items_to_table(items), staging.items)
-        if attribution_rows:
-            write_text_attributions(attribution_rows, staging.text_attributions)
-    with timer.stage("outliers"):
-        # Labels come from the staged items.parquet, decoded as a reader will, so the
-        # attributes checked are exactly the ones the API later accepts.
-        outliers, report["outliers"] = _label_outliers(ItemTable(staging.items), neighbourhoods, options.progress)
-        # Always written, possibly empty (nothing found, or neighbours_k=0), so readers need no
-        # version check; only versions built before this report lack the file.
-        write_outliers(outliers_table(outliers), staging.outliers)
-    report["timings_s"] = timer.seconds
-
-    with timer.stage("write"):
-        write_atomic(staging.build_report, json.dumps(report, indent=2, default=str))
-        version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + key[:6]
-        manifest = Manifest(
-            collection=collection,
-            version=version,
-            parent=parent,
-            created_at=datetime.now(timezone.utc),
-            catalogue=CatalogueInfo(spec=catalogue, fingerprint=fingerprint, items=len(items), report=report["catalogue"]),
-            spaces=space_manifests,
-            build={"key": key, "libraries": _library_versions(), "timings_s": timer.seconds, "options": {
-                "limit": options.limit, "max_pixels": options.max_pixels, "target_recall": options.target_recall,
-                "parent": options.parent,
-                "neighbours_k": options.neighbours_k, "projections": list(options.projections),
-                "clusterings": list(options.clusterings), "map_update": options.map_update,
-                "attribution_steps": options.attribution_steps,
-                "attribution_items": options.attribution_items}, "maps": maps},
-        )
-        write_manifest(staging, manifest)
-
-    # Either way the version lands whole under versions/; only publishing moves CURRENT.
-    paths = (publish if options.publish else place)(coll, staging, version)
-    removed = collect_garbage(coll, options.keep_versions, also_keep={version}) if options.keep_versions else []
-    log.info("build finished", extra={"version": version, "published": options.publish, "parent": parent})
-    return BuildResult(version, paths, manifest, report, published=options.publish, removed_versions=removed)
+        encoder = state.encoders[req.name][indexed]
+        run_stages(state, SPACE_STAGES, SpaceState(req, indexed, encoder, embeddable(state.items, indexed)))
+    run_stages(state, FINISH_STAGES)
+    return BuildResult(state.version, state.paths, state.manifest, state.report, published=options.publish,
+                       removed_versions=state.removed_versions)
