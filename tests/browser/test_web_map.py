@@ -303,3 +303,61 @@ def test_since_an_older_version_marks_what_is_new(page, server, older_version):
     page.page.select_option("#since", "")
     page.page.wait_for_function("window.vitrinaMap.newSince().length === 0")
     assert "since=" not in page.page.url
+
+
+def drag_rectangle(page, corners, modifier=None):
+    (x0, y0), (x1, y1) = corners
+    mouse, keyboard = page.page.mouse, page.page.keyboard
+    if modifier:
+        keyboard.down(modifier)
+    mouse.move(x0, y0)
+    mouse.down()
+    mouse.move(x1, y1, steps=16)  # a rectangle spans from where the button went down to here
+    mouse.up()
+    if modifier:
+        keyboard.up(modifier)
+
+
+def blob_box(page, category, pad=12):
+    points = [page.point(f"{category}-{i:02d}") for i in range(20)]
+    xs, ys = zip(*points)
+    return (min(xs) - pad, min(ys) - pad), (max(xs) + pad, max(ys) + pad)
+
+
+def test_rectangle_selects_and_modifiers_add_and_remove(page):
+    page.open()
+    page.page.keyboard.press("r")
+    assert page.page.get_attribute("#tool-rectangle", "aria-pressed") == "true"
+    drag_rectangle(page, blob_box(page, "animals"))
+    page.page.wait_for_function("window.vitrinaMap.selection().length === 20")
+    assert set(page.map("selection()")) == {f"animals-{i:02d}" for i in range(20)}
+    # Cmd/Ctrl adds a second region to the selection.
+    drag_rectangle(page, blob_box(page, "vehicles"), modifier="Control")
+    page.page.wait_for_function("window.vitrinaMap.selection().length === 40")
+    assert set(page.map("selection()")) == {f"{c}-{i:02d}" for c in ("animals", "vehicles") for i in range(20)}
+    # Alt takes a region out of it.
+    drag_rectangle(page, blob_box(page, "animals"), modifier="Alt")
+    page.page.wait_for_function("window.vitrinaMap.selection().length === 20")
+    assert set(page.map("selection()")) == {f"vehicles-{i:02d}" for i in range(20)}
+    assert page.page.locator("#selection .grid img").count() == 20
+
+
+def test_an_uploaded_picture_rings_the_image_search_hits(page, server, map_bundle_root):
+    import pyarrow.parquet as pq
+
+    coll = map_bundle_root / "tiny"
+    version = (coll / "CURRENT").read_text().strip()
+    items = pq.read_table(coll / "versions" / version / "items.parquet", columns=["id", "image_ref"]).to_pylist()
+    picture = next(row["image_ref"] for row in items if row["id"] == "plants-04")
+    page.open()
+    page.page.set_input_files("#image-query", picture)
+    page.page.wait_for_selector("#results li")
+    with open(picture, "rb") as fh:
+        response = httpx.post(f"{server}/v1/search/image", files={"file": fh}, data={"space": "image", "k": "50"},
+                              timeout=30)
+    assert response.status_code == 200, response.text
+    expected = [h["id"] for h in response.json()["hits"]]
+    assert page.map("rings()") == expected
+    assert [li.get_attribute("data-id") for li in page.page.locator("#results li").all()] == expected
+    assert "plants-04" in expected[:5]
+    assert page.page.text_content("#results h2").startswith("Like ")

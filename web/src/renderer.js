@@ -25,10 +25,14 @@ export function createRenderer(canvas, { background, reducedMotion }) {
   const { width, height } = canvas.getBoundingClientRect();
   // The camera fits the map's height; a canvas taller than wide must step back to fit its width.
   const home = () => { const r = canvas.getBoundingClientRect(); return HOME_DISTANCE * Math.max(1, r.height / (r.width || 1)); };
+  // A flat map never rotates, so Alt only removes from the selection; adding is ⌘ on a Mac and
+  // Ctrl elsewhere (the library's default, ⌘ only, leaves Linux and Windows users without it).
+  const merge = /Mac|iPhone|iPad/.test(navigator.platform) ? 'cmd' : 'ctrl';
   const plot = createScatterplot({
     canvas, width, height, backgroundColor: background, pointSize: 4, pointSizeSelected: 2,
     pointOutlineWidth: 1, lassoMinDelay: 5, lassoMinDist: 2, opacityInactiveMax: 0.5,
     deselectOnEscape: false, deselectOnDblClick: false, cameraDistance: home(),
+    actionKeyMap: { lasso: 'shift', merge, remove: 'alt' },
   });
   const listeners = { hover: [], out: [], click: [], lasso: [], view: [] };
   let lassoing = false;
