@@ -287,7 +287,7 @@ def _bundle(args, root: Path) -> tuple[str, float, float]:
     from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle
     from vitrina.indexer.maps import project
     from vitrina.indexer.maps.space_maps import maps_table
-    from vitrina.indexer.maps.projections import write_projections
+    from vitrina.indexer.maps.projection_files import write_projections
     from vitrina.training.encoders.base import TextEncoder
 
     n = args.endpoint_n

@@ -19,29 +19,10 @@ import pyarrow as pa
 import numpy as np
 from tqdm.auto import tqdm
 
-from vitrina.indexer.maps._files import read_checked, write_checked
+from vitrina.schemas.bundle_files import TEXT_ATTRIBUTIONS_SCHEMA, read_checked, write_checked
 
 log = logging.getLogger("vitrina.indexer")
 
-WORD_TYPE = pa.struct([
-    pa.field("word", pa.string(), nullable=False),
-    pa.field("start", pa.int32(), nullable=False),
-    pa.field("end", pa.int32(), nullable=False),
-    pa.field("score", pa.float32(), nullable=False),
-    pa.field("normalised", pa.float32(), nullable=False),
-])
-TEXT_ATTRIBUTIONS_SCHEMA = pa.schema([
-    pa.field("space", pa.string(), nullable=False),
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("text_sha256", pa.string(), nullable=False),
-    pa.field("fingerprint", pa.string(), nullable=False),
-    pa.field("words", pa.list_(pa.field("item", WORD_TYPE, nullable=False)), nullable=False),
-    pa.field("score", pa.float32(), nullable=False),
-    pa.field("baseline_score", pa.float32(), nullable=False),
-    pa.field("delta", pa.float32(), nullable=False),
-    pa.field("n_steps", pa.int32(), nullable=False),
-    pa.field("reduction", pa.string(), nullable=False),
-])
 # Steps the build uses by default: the hover needs the ranking of a few words, and 20 steps
 # kept |delta| under 0.007 on 32 openclipart texts with MiniLM while costing 2.5x less than 50.
 DEFAULT_STEPS = 20

@@ -31,3 +31,13 @@ class FieldError(ValueError):
         if self.path is not None:
             return f"{self.path}: field '{name}' {self.problem}"
         return f"{name}: {self.problem}"
+
+
+class InvalidFieldError(FieldError):
+    """An argument, or a column of a stored file, holds a value the indexer's maps cannot use.
+
+    Without a file its message reads as a sentence about the argument ("k must be ...").
+    """
+
+    def describe(self) -> str:
+        return super().describe() if self.path is not None else f"{self.field} {self.problem}"

@@ -14,11 +14,9 @@ import json
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths, write_atomic
 from vitrina.indexer.catalogue.base import Item
@@ -39,13 +37,6 @@ def items_to_table(items: Iterable[Item]) -> pa.Table:
         ],
         schema=ITEMS_SCHEMA,
     )
-
-
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
 
 
 def write_manifest(paths: VersionPaths, manifest: Manifest) -> None:

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from vitrina.indexer.index import _validate
+from vitrina.indexer import checks
 from vitrina.indexer.index._faiss_params import inner_index, index_kind, search_parameters, tuning_grid
 from vitrina.indexer.index.choice import MIN_POINTS_PER_LIST, get_optimal_index_specs
 from vitrina.indexer.index.exact import exact_search
@@ -73,13 +73,13 @@ def build_index(
     IndexInfo.build_seconds covers everything, abandoned attempts included.
     """
     started = time.perf_counter()
-    vectors = _validate.matrix("vectors", vectors)
+    vectors = checks.matrix("vectors", vectors)
     n, dim = vectors.shape
     if n == 0:
         raise ValueError("vectors has no rows; an index needs at least one vector")
     if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float)) or not 0 < target_recall <= 1:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
-    sample_size = _validate.positive_int("sample_size", sample_size)
+    sample_size = checks.positive_int("sample_size", sample_size)
     if spec is None:
         candidates = get_optimal_index_specs(n, dim)
     elif isinstance(spec, str) and spec.strip():

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 
-from vitrina.indexer.index import _validate
+from vitrina.indexer import checks
 
 __all__ = [
     "get_optimal_index_specs",
@@ -60,7 +60,7 @@ _ID_BYTES = 8 + 8
 
 def ivf_nlist(n: int) -> int:
     """Number of IVF lists for n vectors: 4*sqrt(n) to the nearest power of two, >= 39 points per list."""
-    n = _validate.positive_int("n", n)
+    n = checks.positive_int("n", n)
     nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
     while nlist > 1 and nlist * MIN_POINTS_PER_LIST > n:
         nlist //= 2
@@ -69,7 +69,7 @@ def ivf_nlist(n: int) -> int:
 
 def pq_subquantizers(dim: int) -> int:
     """PQ code size in bytes: the divisor of dim closest to dim/4 (FAISS needs m | dim)."""
-    dim = _validate.positive_int("dim", dim)
+    dim = checks.positive_int("dim", dim)
     target = dim / PQ_DIMS_PER_SUBQUANTIZER
     divisors = [m for m in range(1, dim + 1) if dim % m == 0]
     return min(divisors, key=lambda m: (abs(m - target), m))
@@ -96,12 +96,12 @@ def get_optimal_index_specs(n: int, dim: int, memory_budget_bytes: int | None = 
     are returned. A builder tries them in order and keeps the first that meets
     its recall target, so the list ends in ``Flat`` whenever Flat fits.
     """
-    n = _validate.positive_int("n", n)
-    dim = _validate.positive_int("dim", dim)
+    n = checks.positive_int("n", n)
+    dim = checks.positive_int("dim", dim)
     ranked = _ranked(n, dim)
     if memory_budget_bytes is None:
         return ranked
-    budget = _validate.positive_int("memory_budget_bytes", memory_budget_bytes)
+    budget = checks.positive_int("memory_budget_bytes", memory_budget_bytes)
     fitting = [s for s in ranked if estimate_index_bytes(s, n, dim) <= budget]
     if not fitting:
         smallest = min(estimate_index_bytes(s, n, dim) for s in ranked)
@@ -128,8 +128,8 @@ _PATTERNS: list[tuple[re.Pattern[str], object]] = [
 
 def estimate_index_bytes(spec: str, n: int, dim: int) -> int:
     """Approximate resident size of a built index; covers the specs this module produces."""
-    n = _validate.positive_int("n", n)
-    dim = _validate.positive_int("dim", dim)
+    n = checks.positive_int("n", n)
+    dim = checks.positive_int("dim", dim)
     for pattern, size in _PATTERNS:
         match = pattern.fullmatch(spec)
         if match:

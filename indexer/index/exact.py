@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitrina.indexer.index import _validate
+from vitrina.indexer import checks
 from vitrina.training.metrics.ranking import tie_broken_order
 
 __all__ = ["CUT_SLACK", "exact_search", "settle_ties"]
@@ -39,12 +39,12 @@ def exact_search(
     TIE_TOLERANCE of each other in row order, see settle_ties). When fewer than k rows are
     allowed the tail is padded with row -1 and score -inf.
     """
-    vectors = _validate.matrix("vectors", vectors)
-    queries = _validate.matrix("queries", queries, dim=vectors.shape[1])
-    k = _validate.positive_int("k", k)
+    vectors = checks.matrix("vectors", vectors)
+    queries = checks.matrix("queries", queries, dim=vectors.shape[1])
+    k = checks.positive_int("k", k)
     fetch = k + CUT_SLACK  # past the cut, so a tie straddling it falls by row (settle_ties)
     n = vectors.shape[0]
-    candidates = None if allowed is None else np.flatnonzero(_validate.row_mask("allowed", allowed, n))
+    candidates = None if allowed is None else np.flatnonzero(checks.row_mask("allowed", allowed, n))
     n_candidates = n if candidates is None else candidates.size
 
     m = queries.shape[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitrina.indexer.index import _validate
+from vitrina.indexer import checks
 
 __all__ = ["ClusteredSphere"]
 
@@ -33,9 +33,9 @@ class ClusteredSphere:
         noise: float = 0.35,
         seed: int = 0,
     ):
-        self.dim = _validate.positive_int("dim", dim)
-        self.n_clusters = _validate.positive_int("n_clusters", n_clusters)
-        self.rank = min(_validate.positive_int("rank", rank), self.dim)
+        self.dim = checks.positive_int("dim", dim)
+        self.n_clusters = checks.positive_int("n_clusters", n_clusters)
+        self.rank = min(checks.positive_int("rank", rank), self.dim)
         self.noise = float(noise)
         rng = np.random.default_rng(seed)
         centres = rng.standard_normal((self.n_clusters, self.dim)).astype(np.float32)
@@ -51,7 +51,7 @@ class ClusteredSphere:
     def sample(
         self, n: int, seed: int, return_labels: bool = False, chunk: int = 100_000
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        n = _validate.positive_int("n", n)
+        n = checks.positive_int("n", n)
         rng = np.random.default_rng(seed)
         labels = rng.choice(self.n_clusters, size=n, p=self.weights)
         out = np.empty((n, self.dim), dtype=np.float32)

@@ -8,7 +8,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from vitrina.indexer.index import _validate
+from vitrina.indexer import checks
 from vitrina.indexer.index._faiss_params import TUNABLE, inner_index, apply_to_index, index_kind, search_parameters
 from vitrina.indexer.index.exact import CUT_SLACK, exact_search, settle_ties
 from vitrina.indexer.index.gpu import maybe_to_gpu
@@ -44,7 +44,7 @@ class VectorIndex:
         self.search_params = search_params or {}
         self._positions: np.ndarray | None = None  # row -> position inside an IndexIDMap, built on demand
         if vectors is not None:
-            vectors = _validate.matrix("vectors", vectors, dim=index.d)
+            vectors = checks.matrix("vectors", vectors, dim=index.d)
             if vectors.shape[0] != index.ntotal:
                 raise ValueError(
                     f"vectors has {vectors.shape[0]} rows but the index holds {index.ntotal}; "
@@ -87,11 +87,11 @@ class VectorIndex:
         Whenever at least k rows are allowed, exactly k are returned; otherwise
         all allowed rows are, and the tail is padded with row -1, score -inf.
         """
-        queries = _validate.matrix("queries", queries, dim=self.dim)
-        k = _validate.positive_int("k", k)
+        queries = checks.matrix("queries", queries, dim=self.dim)
+        k = checks.positive_int("k", k)
         if allowed is None:
             return self._faiss_search(queries, k, None)
-        allowed = _validate.row_mask("allowed", allowed, self.ntotal)
+        allowed = checks.row_mask("allowed", allowed, self.ntotal)
         n_allowed = int(np.count_nonzero(allowed))
         if n_allowed <= max(SUBSET_EXACT_MAX_ROWS, SUBSET_EXACT_MAX_FRACTION * self.ntotal):
             return self._exact_subset(queries, k, allowed)

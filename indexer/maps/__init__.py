@@ -16,14 +16,27 @@ curators review, 2-D projections and clusters.
 A re-index may place new items into its parent's map instead of refitting (placement.py,
 build --map-update place). The package exports what each module lists in its __all__.
 """
-from vitrina.indexer.maps import cluster_order, clusters, neighbourhoods, outliers, placement, projections, space_maps
+from vitrina.indexer.maps import (
+    cluster_order,
+    clusters,
+    map_alignment,
+    neighbourhoods,
+    outliers,
+    placement,
+    projection_files,
+    projections,
+    space_maps,
+)
 from vitrina.indexer.maps.cluster_order import *  # noqa: F401,F403
 from vitrina.indexer.maps.clusters import *  # noqa: F401,F403
 from vitrina.indexer.maps.neighbourhoods import *  # noqa: F401,F403
 from vitrina.indexer.maps.outliers import *  # noqa: F401,F403
+from vitrina.indexer.maps.map_alignment import *  # noqa: F401,F403
 from vitrina.indexer.maps.placement import *  # noqa: F401,F403
+from vitrina.indexer.maps.projection_files import *  # noqa: F401,F403
 from vitrina.indexer.maps.projections import *  # noqa: F401,F403
 from vitrina.indexer.maps.space_maps import *  # noqa: F401,F403
 
-__all__ = [name for module in (neighbourhoods, outliers, projections, clusters, cluster_order, space_maps, placement)
+__all__ = [name for module in (neighbourhoods, outliers, projections, map_alignment, projection_files, clusters,
+                                cluster_order, space_maps, placement)
            for name in module.__all__]

@@ -39,9 +39,10 @@ from typing import AbstractSet, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.maps._files import read_checked, write_checked
 from vitrina.indexer.maps.cluster_order import member_ranks
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
+from vitrina.indexer.checks import positive_int
+from vitrina.schemas.errors import InvalidFieldError
+from vitrina.schemas.bundle_files import CLUSTER_LABELS_SCHEMA, CLUSTERS_SCHEMA, read_checked, write_checked
 from vitrina.training.metrics.clustering import curve_knee
 
 __all__ = [
@@ -62,30 +63,6 @@ __all__ = [
     "write_cluster_labels",
     "write_clusters",
 ]
-
-CLUSTERS_SCHEMA = pa.schema(
-    [
-        # One file may hold the clusterings of several methods; (method, cluster) is the key.
-        pa.field("method", pa.string(), nullable=False),
-        pa.field("cluster", pa.int32(), nullable=False),
-        pa.field("size", pa.int32(), nullable=False),
-        pa.field("name", pa.string(), nullable=False),
-        # Best first; empty for the noise row and for clusters whose members have no usable words.
-        pa.field("keywords", pa.list_(pa.string()), nullable=False),
-        # Most central first; empty for the noise row.
-        pa.field("representative_ids", pa.list_(pa.string()), nullable=False),
-    ]
-)
-
-# Long format (one row per item and method) so clusterings by several methods can sit
-# beside the projections' coordinates and be joined to them on id.
-CLUSTER_LABELS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("method", pa.string(), nullable=False),
-        pa.field("cluster", pa.int32(), nullable=False),
-    ]
-)
 
 NOISE = -1
 NOISE_NAME = "noise"
@@ -231,8 +208,8 @@ def cluster_space(
     n = vectors.shape[0]
     method = _check_method(method, params)
     seed = _seed(seed)
-    representatives = _positive_int("representatives", representatives)
-    max_fit_items = _positive_int("max_fit_items", max_fit_items)
+    representatives = positive_int("representatives", representatives)
+    max_fit_items = positive_int("max_fit_items", max_fit_items)
     if max_fit_items < 3:
         raise InvalidFieldError("max_fit_items", f"must be at least 3 to leave something to fit, got {max_fit_items}")
     texts = _check_texts(texts, n)
@@ -500,7 +477,7 @@ def ctfidf_keywords(
     a single class a large one. Words: lowercase runs of >= 3 letters, minus stop_words.
     Ties go to the alphabetically first word, so names do not depend on text order.
     """
-    top = _positive_int("top", top)
+    top = positive_int("top", top)
     counts = [Counter(w for w in _WORD.findall(d.lower()) if w not in stop_words) for d in documents]
     totals = [sum(c.values()) for c in counts]
     if not documents or not sum(totals):

@@ -7,7 +7,6 @@ index parameters a replica ends up searching with.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -17,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from vitrina.indexer.maps._files import read_checked, write_checked
+from vitrina.indexer.checks import positive_int
 from vitrina.indexer.index import VectorIndex
-from vitrina.schemas.errors import FieldError
+from vitrina.schemas.bundle_files import NEIGHBOURS_SCHEMA, read_checked, write_checked
+from vitrina.schemas.errors import InvalidFieldError
 
 __all__ = [
     "NEIGHBOURS_SCHEMA",
@@ -32,25 +32,7 @@ __all__ = [
     "write_neighbours",
 ]
 
-NEIGHBOURS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        # Best first. Lists are shorter than k only when the space has k or fewer items.
-        pa.field("neighbour_ids", pa.list_(pa.string()), nullable=False),
-        pa.field("scores", pa.list_(pa.float32()), nullable=False),
-    ]
-)
 
-
-class InvalidFieldError(FieldError):
-    """An argument, or a column of a stored file, holds a value these maps cannot use.
-
-    `field` names it (and `path` the file, for stored data) so the message
-    points at what to fix rather than at the line that tripped over it.
-    """
-
-    def describe(self) -> str:
-        return super().describe() if self.path is not None else f"{self.field} {self.problem}"
 
 
 class UnknownItemError(InvalidFieldError, KeyError):
@@ -126,8 +108,8 @@ def compute_neighbourhoods(
     leave the item out of its own top k+1 entirely, so "drop the first hit"
     would keep the item or lose a real neighbour.
     """
-    k = _positive_int("k", k)
-    batch_size = _positive_int("batch_size", batch_size)
+    k = positive_int("k", k)
+    batch_size = positive_int("batch_size", batch_size)
     if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
         raise InvalidFieldError("vectors", "must be a float numpy array of shape [rows, dim]")
     n = vectors.shape[0]
@@ -223,9 +205,3 @@ def read_neighbours(path: str | Path) -> NeighbourTable:
     except InvalidFieldError as exc:
         raise InvalidFieldError(exc.field, exc.problem, path) from exc
 
-
-def _positive_int(name: str, value: object) -> int:
-    # bool is an int subclass; `k=True` is always a bug, never "1".
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidFieldError(name, f"must be an integer >= 1, got {value!r}")
-    return int(value)

@@ -15,25 +15,11 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from vitrina.indexer.maps._files import read_checked, write_checked
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
+from vitrina.indexer.checks import positive_int
+from vitrina.schemas.errors import InvalidFieldError
+from vitrina.schemas.bundle_files import OUTLIERS_SCHEMA, read_checked, write_checked
 
 __all__ = ["OUTLIERS_SCHEMA", "Outlier", "find_label_outliers", "outliers_table", "read_outliers", "write_outliers"]
-
-# float64 shares so a report read back equals the Outliers it was written from.
-OUTLIERS_SCHEMA = pa.schema(
-    [
-        # Each space has its own neighbourhoods, so the same item may be an outlier in one and not another.
-        pa.field("space", pa.string(), nullable=False),
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("attribute", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("majority_label", pa.string(), nullable=False),
-        pa.field("majority_share", pa.float64(), nullable=False),
-        pa.field("own_label_share", pa.float64(), nullable=False),
-        pa.field("confidence", pa.float64(), nullable=False),
-    ]
-)
 
 # Rows of the [rows, K, K] label-comparison cube per step: 65536 x 20 x 20 bools is 26 MB.
 _CHUNK_CELLS = 65536 * 400
@@ -88,7 +74,7 @@ def find_label_outliers(
     for name, value in (("space", space), ("attribute", attribute)):
         if not isinstance(value, str) or not value:
             raise InvalidFieldError(name, f"must be a non-empty string, got {value!r}")
-    k = _positive_int("k", k)
+    k = positive_int("k", k)
     if (
         isinstance(min_agreement, bool)
         or not isinstance(min_agreement, numbers.Real)

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError
-from vitrina.indexer.maps.projections import FittedReducer, load_reducer, placement_drift, read_projections
-from vitrina.schemas import SchemaMismatchError
+from vitrina.schemas.errors import InvalidFieldError
+from vitrina.indexer.maps.map_alignment import load_reducer, placement_drift
+from vitrina.indexer.maps.projection_files import read_projections
+from vitrina.indexer.maps.projections import FittedReducer
+from vitrina.schemas.errors import FieldError
 
 if TYPE_CHECKING:
     from vitrina.schemas.bundle_layout import VersionPaths
@@ -58,7 +60,7 @@ class ParentMap:
             return None
         try:
             ids, coords = read_projections(path)
-        except (InvalidFieldError, SchemaMismatchError) as exc:
+        except FieldError as exc:
             log.warning("parent map unreadable; not aligning", extra={"space": space, "parent": version, "error": str(exc)})
             return None
         return cls(version, paths, space, ids, coords)
@@ -152,6 +154,6 @@ def placement_report(
             return {"parent": parent.version, "placed_items": 0, "mean_drift": None}
         placed = reducer.transform(vectors[place])
         drift = placement_drift(placed, [ids[r] for r in place], refit_coords, list(ids), parent.coords[method], parent.ids)
-    except (InvalidFieldError, FileNotFoundError) as exc:
+    except (FieldError, FileNotFoundError) as exc:
         return {"parent": parent.version, "skipped": str(exc)}
     return {"parent": parent.version, "placed_items": int(len(place)), "mean_drift": round(drift, 6)}

@@ -1,4 +1,7 @@
-"""2-D maps of one embedding space (`spaces/<space>/projections.parquet`).
+"""2-D maps of one embedding space: the projection methods, their parameters, and map quality.
+
+Alignment across versions and the stored reducers are in map_alignment.py; the file,
+`spaces/<space>/projections.parquet`, in projection_files.py.
 
     umap = project(vectors, "umap", seed=0)            # also "pca", "tsne", "pacmap"
     tw = trustworthiness_of(vectors, umap.coords)      # for reports/eval.json
@@ -21,48 +24,29 @@ and JIT-compile; they are imported on first use so that readers of the file
 """
 from __future__ import annotations
 
-import math
 import numbers
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from vitrina.indexer.maps._files import read_checked, write_checked
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError, _positive_int
-from vitrina.schemas import SchemaMismatchError
+from vitrina.indexer.checks import positive_int
+from vitrina.indexer.maps.map_checks import check_coords, check_seed, check_vectors
+from vitrina.schemas.errors import InvalidFieldError
 
 __all__ = [
     "METHODS",
     "FittedReducer",
     "Projection",
-    "align_to_parent",
-    "load_reducer",
-    "place_new",
-    "placement_drift",
     "project",
-    "projections_schema",
-    "realigned",
-    "projections_table",
-    "read_projections",
-    "save_reducer",
     "trustworthiness_of",
-    "write_projections",
 ]
 
 METHODS = ("umap", "pca", "tsne", "pacmap")
 # Methods whose fitted model can place new points into an existing map.
 TRANSFORMABLE = ("umap", "pca")
 METRICS = ("cosine", "euclidean")
-# Bumped when the pickled payload of save_reducer changes shape.
-_REDUCER_FORMAT = 1
-# Procrustes needs a non-degenerate 2-D point set on both sides.
-_MIN_SHARED = 3
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -70,7 +54,7 @@ _MIN_SHARED = 3
 
 def _check_int(low: int) -> Callable[[str, object, int], int]:
     def check(name: str, value: object, n: int) -> int:
-        value = _positive_int(name, value)
+        value = positive_int(name, value)
         if value < low or value >= n:
             raise InvalidFieldError(name, f"must be an integer in [{low}, {n}) for {n} items, got {value}")
         return value
@@ -94,7 +78,7 @@ def _check_metric(name: str, value: object, n: int) -> str:
 
 
 def _check_optional_epochs(name: str, value: object, n: int) -> int | None:
-    return None if value is None else _positive_int(name, value)
+    return None if value is None else positive_int(name, value)
 
 
 def _check_perplexity(name: str, value: object, n: int) -> float:
@@ -107,7 +91,7 @@ def _check_perplexity(name: str, value: object, n: int) -> float:
 
 
 def _check_tsne_iter(name: str, value: object, n: int) -> int:
-    value = _positive_int(name, value)
+    value = positive_int(name, value)
     if value < 250:
         raise InvalidFieldError(name, f"must be >= 250 (scikit-learn's minimum), got {value}")
     return value
@@ -164,41 +148,6 @@ def _check_size(method: str, n: int, params: Mapping[str, object]) -> None:
         )
 
 
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-        raise InvalidFieldError("seed", f"must be an integer in [0, 2**32), got {seed!r}")
-    return int(seed)
-
-
-def _check_vectors(vectors: object, min_rows: int = 1, name: str = "vectors") -> np.ndarray:
-    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
-        raise InvalidFieldError(name, "must be a float numpy array of shape [rows, dim]")
-    if vectors.shape[0] < min_rows:
-        raise InvalidFieldError(name, f"has {vectors.shape[0]} rows; a map needs at least {min_rows}")
-    if not np.isfinite(vectors).all():
-        raise InvalidFieldError(name, "holds NaN or infinite values")
-    return vectors
-
-
-def _check_coords(coords: object, name: str) -> np.ndarray:
-    if not isinstance(coords, np.ndarray) or coords.ndim != 2 or coords.shape[1] != 2:
-        raise InvalidFieldError(name, "must be a numpy array of shape [rows, 2]")
-    if not np.issubdtype(coords.dtype, np.floating) or not np.isfinite(coords).all():
-        raise InvalidFieldError(name, "must hold finite float coordinates")
-    return coords
-
-
-def _check_ids(ids: Sequence[str], rows: int, name: str) -> list[str]:
-    ids = list(ids)
-    if len(ids) != rows:
-        raise InvalidFieldError(name, f"has {len(ids)} entries for {rows} rows; pass one id per row")
-    if not all(isinstance(i, str) for i in ids):
-        raise InvalidFieldError(name, "must hold strings")
-    if len(set(ids)) != len(ids):
-        raise InvalidFieldError(name, "has duplicates; every item needs one position on the map")
-    return ids
-
-
 # --- the normalised frame -----------------------------------------------------------------------
 
 
@@ -233,7 +182,7 @@ class FittedReducer:
     scale: float
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
-        vectors = _check_vectors(vectors)
+        vectors = check_vectors(vectors)
         if vectors.shape[1] != self.dim:
             raise InvalidFieldError(
                 "vectors", f"have dim {vectors.shape[1]} but the {self.method} reducer was fitted on dim {self.dim}"
@@ -265,10 +214,10 @@ def project(vectors: np.ndarray, method: str = "umap", seed: int = 0, **params: 
     (pacmap needs more than n_neighbors + 51 items).
     Runs are seeded: the same vectors, method, seed and params give the same map.
     """
-    vectors = _check_vectors(vectors, min_rows=3)
+    vectors = check_vectors(vectors, min_rows=3)
     if vectors.shape[1] < 2:
         raise InvalidFieldError("vectors", f"have dim {vectors.shape[1]}; a 2-D map needs dim >= 2")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     resolved = _resolve_params(method, vectors.shape[0], params)
     _check_size(method, vectors.shape[0], resolved)
     data = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -359,13 +308,13 @@ def trustworthiness_of(
     """
     from sklearn.manifold import trustworthiness
 
-    vectors = _check_vectors(vectors)
-    coords = _check_coords(coords, "coords")
+    vectors = check_vectors(vectors)
+    coords = check_coords(coords, "coords")
     if len(coords) != len(vectors):
         raise InvalidFieldError("coords", f"has {len(coords)} rows for {len(vectors)} vectors")
-    sample = _positive_int("sample", sample)
-    rows = _sample_rows(len(vectors), sample, _check_seed(seed))
-    n_neighbors = _positive_int("n_neighbors", n_neighbors)
+    sample = positive_int("sample", sample)
+    rows = _sample_rows(len(vectors), sample, check_seed(seed))
+    n_neighbors = positive_int("n_neighbors", n_neighbors)
     if n_neighbors >= len(rows) / 2:
         raise InvalidFieldError("n_neighbors", f"must be < {len(rows) / 2} (half the {len(rows)} scored items)")
     return float(trustworthiness(vectors[rows], coords[rows], n_neighbors=n_neighbors, metric="cosine"))
@@ -375,286 +324,3 @@ def _sample_rows(n: int, sample: int, seed: int) -> np.ndarray:
     if n <= sample:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
-
-
-# --- stable maps across versions ----------------------------------------------------------------
-
-
-def align_to_parent(
-    coords: np.ndarray,
-    ids: Sequence[str],
-    parent_coords: np.ndarray,
-    parent_ids: Sequence[str],
-    fit_range: bool = True,
-) -> tuple[np.ndarray, float]:
-    """Rotate/reflect, scale uniformly and shift the new map onto its parent version's map.
-
-    The similarity transform is fitted (orthogonal Procrustes) on the ids both maps share
-    and applied to every point, so a re-index does not flip, turn or scatter the map.
-    Returns the aligned float32 coords and the mean distance shared items moved between
-    the parent map and the aligned map, in normalised units (the map is 2 wide).
-
-    With fit_range, a result reaching past [-1, 1] is shrunk about the origin until it
-    fits, so files keep their fixed range; the displacement includes that shrink.
-    """
-    coords = _check_coords(coords, "coords")
-    parent_coords = _check_coords(parent_coords, "parent_coords")
-    ids = _check_ids(ids, len(coords), "ids")
-    parent_ids = _check_ids(parent_ids, len(parent_coords), "parent_ids")
-    rows, parent_rows = _shared_rows(ids, parent_ids)
-    mine = coords[rows].astype(np.float64)
-    theirs = parent_coords[parent_rows].astype(np.float64)
-
-    mine_mean, theirs_mean = mine.mean(axis=0), theirs.mean(axis=0)
-    mine_c, theirs_c = mine - mine_mean, theirs - theirs_mean
-    spread = float((mine_c**2).sum())
-    if spread <= 1e-12 or float((theirs_c**2).sum()) <= 1e-12:
-        raise InvalidFieldError("ids", "shared items sit at one point on a map; there is nothing to align on")
-    # Without a det(R) = +1 correction, R may be a reflection: UMAP and PCA maps flip freely.
-    u, s, vt = np.linalg.svd(mine_c.T @ theirs_c)
-    rotation = u @ vt
-    scale = float(s.sum()) / spread
-    aligned = (coords.astype(np.float64) - mine_mean) @ rotation * scale + theirs_mean
-
-    reach = float(np.abs(aligned).max())
-    if fit_range and reach > 1.0:
-        aligned /= reach
-    displacement = float(np.linalg.norm(aligned[rows] - theirs, axis=1).mean())
-    return aligned.astype(np.float32), displacement
-
-
-def _shared_rows(ids: list[str], parent_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    parent_row = {item_id: i for i, item_id in enumerate(parent_ids)}
-    pairs = [(i, parent_row[item_id]) for i, item_id in enumerate(ids) if item_id in parent_row]
-    if len(pairs) < _MIN_SHARED:
-        raise InvalidFieldError(
-            "parent_ids", f"shares {len(pairs)} ids with ids; aligning needs at least {_MIN_SHARED}"
-        )
-    rows, parent_rows = zip(*pairs)
-    return np.array(rows), np.array(parent_rows)
-
-
-def placement_drift(
-    placed_coords: np.ndarray,
-    placed_ids: Sequence[str],
-    refit_coords: np.ndarray,
-    refit_ids: Sequence[str],
-    existing_coords: np.ndarray,
-    existing_ids: Sequence[str],
-) -> float:
-    """How far items placed with a stored reducer are from where a full refit would put them.
-
-    The refit map (old and new items) is aligned onto the existing map on the items they
-    share; the result is the mean distance, in normalised units, between each placed
-    item and its aligned refit position.
-    """
-    placed_coords = _check_coords(placed_coords, "placed_coords")
-    refit_coords = _check_coords(refit_coords, "refit_coords")
-    placed_ids = _check_ids(placed_ids, len(placed_coords), "placed_ids")
-    refit_ids = _check_ids(refit_ids, len(refit_coords), "refit_ids")
-    refit_row = {item_id: i for i, item_id in enumerate(refit_ids)}
-    missing = [item_id for item_id in placed_ids if item_id not in refit_row]
-    if missing:
-        raise InvalidFieldError("placed_ids", f"{missing[0]!r} and {len(missing) - 1} more are not in refit_ids")
-    # Not shrunk to range: both sides must be measured in the existing map's frame.
-    aligned, _ = align_to_parent(refit_coords, refit_ids, existing_coords, existing_ids, fit_range=False)
-    rows = np.array([refit_row[item_id] for item_id in placed_ids])
-    return float(np.linalg.norm(aligned[rows].astype(np.float64) - placed_coords, axis=1).mean())
-
-
-class AlignedModel:
-    """A fitted model followed by the affine map an alignment moved its normalised map with.
-
-    transform() gives positions in the aligned frame, so a reducer built on it (offset 0,
-    scale 1) places new items on the map as it was stored, not as it was first fitted.
-    """
-
-    def __init__(self, model: Any, offset: np.ndarray, scale: float, matrix: np.ndarray, shift: np.ndarray):
-        self.model = model
-        self.offset = np.asarray(offset, dtype=np.float64)
-        self.scale = float(scale)
-        self.matrix = np.asarray(matrix, dtype=np.float64)
-        self.shift = np.asarray(shift, dtype=np.float64)
-
-    def transform(self, vectors: np.ndarray) -> np.ndarray:
-        normalised = (np.asarray(self.model.transform(vectors), dtype=np.float64) - self.offset) / self.scale
-        return normalised @ self.matrix + self.shift
-
-
-def realigned(projection: Projection, coords: np.ndarray) -> Projection:
-    """`projection` with its coords replaced by `coords`, an affine image of them (e.g. from
-    align_to_parent), and its reducer, if any, moved by the same map.
-
-    The map is recovered by least squares from the two point sets (exact for a similarity
-    transform followed by a shrink, which is what align_to_parent applies).
-    """
-    if not isinstance(projection, Projection):
-        raise InvalidFieldError("projection", f"must be a Projection, got {type(projection).__name__}")
-    coords = _check_coords(coords, "coords")
-    if coords.shape != projection.coords.shape:
-        raise InvalidFieldError("coords", f"has shape {coords.shape}, the projection {projection.coords.shape}")
-    reducer = projection.reducer
-    if reducer is not None:
-        before = np.hstack([projection.coords.astype(np.float64), np.ones((len(coords), 1))])
-        solution, *_ = np.linalg.lstsq(before, coords.astype(np.float64), rcond=None)
-        model = AlignedModel(reducer.model, reducer.offset, reducer.scale, solution[:2], solution[2])
-        reducer = FittedReducer(reducer.method, model, reducer.dim, np.zeros(2), 1.0)
-    return Projection(projection.method, coords.astype(np.float32, copy=False), projection.params, reducer)
-
-
-# --- new items without refitting ----------------------------------------------------------------
-
-
-def place_new(reducer: FittedReducer, vectors: np.ndarray) -> np.ndarray:
-    """Place vectors into the existing map with the fitted reducer: float32 [n, 2], same frame."""
-    if not isinstance(reducer, FittedReducer):
-        raise InvalidFieldError("reducer", f"must be a FittedReducer, got {type(reducer).__name__}")
-    return reducer.transform(vectors)
-
-
-def save_reducer(projection: Projection, path: str | Path) -> None:
-    """Persist what place_new needs: the fitted UMAP/PCA model and the map's normalisation.
-
-    Written with joblib (a pickle) atomically, next to the projections of the same version.
-    """
-    import joblib
-
-    if not isinstance(projection, Projection) or projection.reducer is None:
-        raise InvalidFieldError(
-            "projection", f"has no fitted reducer; only {', '.join(TRANSFORMABLE)} maps can place new items"
-        )
-    reducer = projection.reducer
-    payload = {
-        "format": _REDUCER_FORMAT,
-        "method": reducer.method,
-        "params": dict(projection.params),
-        "dim": reducer.dim,
-        "offset": np.asarray(reducer.offset, dtype=np.float64),
-        "scale": float(reducer.scale),
-        "model": reducer.model,
-    }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    joblib.dump(payload, tmp)
-    os.replace(tmp, path)
-
-
-def load_reducer(path: str | Path) -> FittedReducer:
-    """Load a reducer written by save_reducer.
-
-    Security: loading unpickles, which can run arbitrary code. Only load the reducer file a
-    vitrina build wrote into its own bundle, never a file a user supplied or uploaded; the
-    checks below catch mistakes, not attacks (they run after unpickling).
-    """
-    import joblib
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file is missing")
-    payload = joblib.load(path)
-    if not isinstance(payload, dict) or payload.get("format") != _REDUCER_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise InvalidFieldError("format", f"is {found!r}, expected {_REDUCER_FORMAT}", path)
-    method = payload.get("method")
-    if method not in TRANSFORMABLE:
-        raise InvalidFieldError("method", f"is {method!r}, expected one of {', '.join(TRANSFORMABLE)}", path)
-    offset = np.asarray(payload.get("offset"), dtype=np.float64)
-    scale = payload.get("scale")
-    if offset.shape != (2,) or not isinstance(scale, float) or not math.isfinite(scale) or scale <= 0:
-        raise InvalidFieldError("offset", "and scale must be a 2-vector and a positive number", path)
-    if not hasattr(payload.get("model"), "transform"):
-        raise InvalidFieldError("model", "has no transform method", path)
-    return FittedReducer(method, payload["model"], int(payload["dim"]), offset, scale)
-
-
-# --- projections.parquet ------------------------------------------------------------------------
-
-
-def projections_schema(methods: Sequence[str]) -> pa.Schema:
-    """id, then <method>_x and <method>_y (float32) per method, in the order given."""
-    if len(set(methods)) != len(methods):
-        raise InvalidFieldError("methods", f"has duplicates: {list(methods)}")
-    fields = [pa.field("id", pa.string(), nullable=False)]
-    for method in methods:
-        if method not in METHODS:
-            raise InvalidFieldError("methods", f"holds {method!r}; expected any of {', '.join(METHODS)}")
-        fields += [pa.field(f"{method}_{axis}", pa.float32(), nullable=False) for axis in "xy"]
-    return pa.schema(fields)
-
-
-def projections_table(ids: Sequence[str], projections: Mapping[str, Projection | np.ndarray]) -> pa.Table:
-    """One row per id, in the order of ids (the space's embeddings.parquet order).
-
-    Values may be Projections or bare coordinate arrays (e.g. aligned or placed coords).
-    """
-    if not projections:
-        raise InvalidFieldError("projections", "is empty; write at least one method")
-    schema = projections_schema(list(projections))
-    maps = {
-        method: _check_coords(value.coords if isinstance(value, Projection) else value, method)
-        for method, value in projections.items()
-    }
-    rows = len(next(iter(maps.values())))
-    columns: list[pa.Array] = []
-    for method, coords in maps.items():
-        if len(coords) != rows:
-            raise InvalidFieldError(method, f"has {len(coords)} rows, other methods {rows}")
-        columns += [pa.array(coords[:, 0], pa.float32()), pa.array(coords[:, 1], pa.float32())]
-    ids = _check_ids(ids, rows, "ids")
-    return pa.table([pa.array(ids, pa.string()), *columns], schema=schema)
-
-
-def write_projections(table: pa.Table, path: str | Path) -> None:
-    """Write atomically (temp file in the same folder, then rename): readers never see half a file."""
-    path = Path(path)
-    write_checked(table, projections_schema(_methods_in(table.schema, path)), path)
-
-
-def read_projections(
-    path: str | Path, methods: Sequence[str] | None = None
-) -> tuple[list[str], dict[str, np.ndarray]]:
-    """ids and {method: float32 [n, 2]} of a projections.parquet; methods=None reads all present.
-
-    SchemaMismatchError / InvalidFieldError name the file and the field.
-    """
-    path = Path(path)
-    if methods is None:
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: file is missing")
-        methods = _methods_in(pq.read_schema(path), path)
-    expected = projections_schema(list(methods))
-    table = read_checked(path, expected)
-    ids = table.column("id").to_pylist()
-    if len(set(ids)) != len(ids):
-        raise InvalidFieldError("id", "has duplicates", path)
-    maps = {m: _column_pair(table, m) for m in methods}
-    for method, coords in maps.items():
-        if not np.isfinite(coords).all():
-            raise InvalidFieldError(f"{method}_x", "or its _y holds NaN or infinite values", path)
-    return ids, maps
-
-
-def _column_pair(table: pa.Table, method: str) -> np.ndarray:
-    x = table.column(f"{method}_x").to_numpy()
-    y = table.column(f"{method}_y").to_numpy()
-    return np.stack([x, y], axis=1).astype(np.float32, copy=False)
-
-
-def _methods_in(schema: pa.Schema, path: Path) -> list[str]:
-    """Known methods with a column in the file; one of a pair without the other is an error.
-
-    Other columns (e.g. cluster labels) are allowed so later versions can add them.
-    """
-    names = set(schema.names)
-    found = []
-    for method in METHODS:
-        x, y = f"{method}_x", f"{method}_y"
-        if (x in names) != (y in names):
-            raise SchemaMismatchError(path, y if x in names else x, "is missing")
-        if x in names:
-            found.append(method)
-    if not found:
-        listed = ", ".join(METHODS)
-        raise SchemaMismatchError(path, "umap_x", f"is missing: no <method>_x/_y columns for any of {listed}")
-    return found

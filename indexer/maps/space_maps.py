@@ -36,7 +36,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vitrina.indexer.maps._files import reject_nulls
 from vitrina.indexer.maps.cluster_order import check_member_ranks
 from vitrina.indexer.maps.clusters import (
     CLUSTER_METHODS,
@@ -45,22 +44,13 @@ from vitrina.indexer.maps.clusters import (
     clusters_table,
     write_clusters,
 )
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError
+from vitrina.indexer.maps.map_alignment import align_to_parent, realigned, save_reducer
 from vitrina.indexer.maps.placement import MAP_UPDATES, ParentMap, place_into_parent, placement_report
-from vitrina.indexer.maps.projections import (
-    METHODS,
-    TRANSFORMABLE,
-    Projection,
-    align_to_parent,
-    project,
-    projections_table,
-    read_projections,
-    realigned,
-    save_reducer,
-    trustworthiness_of,
-    write_projections,
-)
+from vitrina.indexer.maps.projection_files import projections_table, read_projections, write_projections
+from vitrina.indexer.maps.projections import METHODS, TRANSFORMABLE, Projection, project, trustworthiness_of
 from vitrina.schemas import SchemaMismatchError
+from vitrina.schemas.bundle_files import reject_nulls
+from vitrina.schemas.errors import FieldError, InvalidFieldError
 
 if TYPE_CHECKING:
     from vitrina.schemas.bundle_layout import VersionPaths
@@ -231,7 +221,7 @@ def _placed(parent: ParentMap | None, method: str, vectors: np.ndarray, ids: lis
         return None
     try:
         coords, reducer, placed = place_into_parent(parent, method, vectors, ids)
-    except (InvalidFieldError, FileNotFoundError) as exc:
+    except (FieldError, FileNotFoundError) as exc:
         entry["placement"] = {"parent": parent.version, "skipped": f"{exc}; refitted"}
         return None
     # Params of the parent's fit: they are what made the map.

@@ -11,12 +11,13 @@ from tqdm import tqdm
 
 from vitrina.indexer.attributes import categorical_attributes, labels_of
 from vitrina.indexer.bundle.reader import ItemTable
-from vitrina.indexer.bundle.writer import items_to_table, place, publish, write_manifest, write_parquet_atomic
+from vitrina.indexer.bundle.writer import items_to_table, place, publish, write_manifest
 from vitrina.indexer.maps import NeighbourTable, Outlier, find_label_outliers, outliers_table, write_outliers
 from vitrina.indexer.pipeline.state import BuildState
 from vitrina.indexer.versions.retention import collect_garbage
 from vitrina.indexer.word_attributions import write_text_attributions
 from vitrina.schemas import Manifest
+from vitrina.schemas.bundle_files import write_parquet_atomic
 from vitrina.schemas.bundle_layout import write_atomic
 from vitrina.schemas.manifest import CatalogueInfo
 

@@ -9,13 +9,13 @@ import logging
 import shutil
 
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
-from vitrina.indexer.bundle.writer import write_parquet_atomic
 from vitrina.indexer.embed import embed_items
 from vitrina.indexer.maps import build_space_maps, compute_neighbourhoods, neighbours_table, write_neighbours
 from vitrina.indexer.pipeline.state import BuildState, SpaceState
 from vitrina.indexer.reuse import merge_in_order
 from vitrina.indexer.word_attributions import attribute_space, completeness_error, spread
 from vitrina.schemas import Modality, SpaceManifest
+from vitrina.schemas.bundle_files import write_parquet_atomic
 from vitrina.training.explain.errors import ExplainError
 
 log = logging.getLogger("vitrina.indexer")

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeFactory
 from tests.unit.test_grpc import FakeContext
-from vitrina.indexer.maps.neighbourhoods import InvalidFieldError
+from vitrina.schemas.errors import InvalidFieldError
 from vitrina.schemas import SchemaMismatchError
 from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.schemas.errors import FieldError

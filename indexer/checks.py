@@ -1,4 +1,4 @@
-"""Argument checks shared by the index modules.
+"""Argument checks shared by the index and map modules.
 
 Every error names the offending argument and says how to fix it, because these
 functions sit right under the API: a caller's bad `k` should read as such, not
@@ -10,11 +10,13 @@ import numbers
 
 import numpy as np
 
+from vitrina.schemas.errors import InvalidFieldError
+
 
 def positive_int(name: str, value: object) -> int:
     # bool is an int subclass; `k=True` is always a bug, never "1".
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise InvalidFieldError(name, f"must be an integer >= 1, got {value!r}")
     return int(value)
 
 
