@@ -17,6 +17,9 @@ A re-index may place new items into its parent's map instead of refitting (place
 build --map-update place). The package exports what each module lists in its __all__.
 """
 from vitrina.indexer.maps import (
+    cluster_files,
+    cluster_methods,
+    cluster_naming,
     cluster_order,
     clusters,
     map_alignment,
@@ -27,6 +30,9 @@ from vitrina.indexer.maps import (
     projections,
     space_maps,
 )
+from vitrina.indexer.maps.cluster_files import *  # noqa: F401,F403
+from vitrina.indexer.maps.cluster_methods import *  # noqa: F401,F403
+from vitrina.indexer.maps.cluster_naming import *  # noqa: F401,F403
 from vitrina.indexer.maps.cluster_order import *  # noqa: F401,F403
 from vitrina.indexer.maps.clusters import *  # noqa: F401,F403
 from vitrina.indexer.maps.neighbourhoods import *  # noqa: F401,F403
@@ -37,6 +43,6 @@ from vitrina.indexer.maps.projection_files import *  # noqa: F401,F403
 from vitrina.indexer.maps.projections import *  # noqa: F401,F403
 from vitrina.indexer.maps.space_maps import *  # noqa: F401,F403
 
-__all__ = [name for module in (neighbourhoods, outliers, projections, map_alignment, projection_files, clusters,
-                                cluster_order, space_maps, placement)
-           for name in module.__all__]
+__all__ = sorted({name for module in (neighbourhoods, outliers, projections, map_alignment, projection_files, clusters,
+                                      cluster_methods, cluster_naming, cluster_files, cluster_order, space_maps, placement)
+                   for name in module.__all__})

@@ -37,13 +37,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitrina.indexer.maps.cluster_order import check_member_ranks
-from vitrina.indexer.maps.clusters import (
-    CLUSTER_METHODS,
-    Clustering,
-    cluster_space,
-    clusters_table,
-    write_clusters,
-)
+from vitrina.indexer.maps.cluster_files import clusters_table, write_clusters
+from vitrina.indexer.maps.clusters import CLUSTER_METHODS, Clustering, cluster_space
 from vitrina.indexer.maps.map_alignment import align_to_parent, realigned, save_reducer
 from vitrina.indexer.maps.placement import MAP_UPDATES, ParentMap, place_into_parent, placement_report
 from vitrina.indexer.maps.projection_files import projections_table, read_projections, write_projections
