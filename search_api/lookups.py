@@ -3,10 +3,12 @@ service's operations and the explanations, so an unknown id or space reads the s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
 from vitrina.schemas import Modality
 from vitrina.search_api.errors import InvalidArgument, NotFound
+from vitrina.search_api.models import image_url
 
 
 def record_of(bundle: Bundle, item_id: str) -> ItemRecord:
@@ -70,3 +72,21 @@ def check_query(query: str | None, max_chars: int) -> None:
         raise InvalidArgument("query", "query is empty; send some words to search for")
     if len(query) > max_chars:
         raise InvalidArgument("query", f"query has {len(query)} characters, more than the limit of {max_chars}")
+
+
+def item_fields(bundle: Bundle, record: ItemRecord) -> dict[str, Any]:
+    """What an ItemView says of an item; an ItemCard adds its salient words."""
+    return {
+        "bundle_version": bundle.version,
+        "id": record.id,
+        "title": record.title,
+        "text": record.text,
+        "metadata": record.metadata,
+        "image_url": image_url_of(record),
+        "spaces": [name for name, space in bundle.spaces.items() if record.id in space.row_of],
+    }
+
+
+def image_url_of(record: ItemRecord) -> str | None:
+    # The reader nulls image_ref when the indexer flagged the image (missing, undecodable).
+    return image_url(record.id) if record.image_ref else None

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from vitrina.search_api.errors import InvalidArgument, NotFound
-from vitrina.search_api.lookups import item_row, record_of
+from vitrina.search_api.lookups import item_fields, item_row, record_of
 from vitrina.search_api.lru import LRUCache
+from vitrina.search_api.map_queries import DEFAULT_PROJECTION, check_known, map_space
 from vitrina.search_api.metadata_columns import CATEGORICAL, TAGS, MetadataColumns
 from vitrina.search_api.models import (
     PROJECTION_FIELDS,
@@ -73,9 +74,7 @@ class MapOperations:
         return self._column_table(self.holder.get(), space, names)
 
     def _column_table(self, bundle: Bundle, space: str, names: Sequence[str]) -> pa.Table:
-        from vitrina.search_api.service import _map_space
-
-        sp = _map_space(bundle, space)
+        sp = map_space(bundle, space)
         meta = self._metadata_of(bundle)
         bad = meta.check(names)
         if bad is not None:
@@ -91,8 +90,6 @@ class MapOperations:
         if not 1 <= words <= MAX_CARD_WORDS:
             raise InvalidArgument("words", f"words must be between 1 and {MAX_CARD_WORDS}, got {words}")
         from vitrina.indexer.word_attributions import text_sha256
-        from vitrina.search_api.service import item_fields
-
         bundle = self.holder.get()
         record = record_of(bundle, item_id)
         salient = []
@@ -134,8 +131,6 @@ class MapOperations:
     def other_version_map(self, bundle: Bundle, space: str, version: str, method: str | None) -> ProjectionColumns:
         """The map of `space` as `version` (not the one served) stored it: ids and coordinates."""
         from vitrina.indexer.maps import read_space_projections
-        from vitrina.search_api.service import DEFAULT_PROJECTION, _check_known
-
         coll = bundle.collection_paths
         try:
             paths = coll.version(version)
@@ -152,7 +147,7 @@ class MapOperations:
             self._other_maps.put((version, space), maps)
         methods = list(maps.coords)
         method = method or (DEFAULT_PROJECTION if DEFAULT_PROJECTION in methods else methods[0])
-        _check_known("method", "projection method", method, methods, space)
+        check_known("method", "projection method", method, methods, space)
         return ProjectionColumns(bundle_version=version, space=space, method=method, methods=methods, clustering=None,
                                  clusterings=[], ids=maps.ids, coords=maps.coords[method], labels=None)
 
