@@ -12,7 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vitrina.training.recipes.align import PRIMARY, AlignConfig, AlignConfigError
+from vitrina.training.recipes.align import AlignConfig, AlignConfigError
+from vitrina.training.recipes.align_scores import PRIMARY
 
 _HELP = {f.name: f.metadata.get("help", "") for f in fields(AlignConfig)}
 _DEFAULT = AlignConfig()

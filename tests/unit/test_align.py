@@ -10,19 +10,15 @@ from vitrina.schemas import Modality
 from vitrina.training.checkpoint import load_joint_checkpoint, read_heldout_ids
 from vitrina.training.encoders.ckpt import create_ckpt_encoder
 from vitrina.training.features import current_version_dir, load_frozen_features, read_items
+from vitrina.training.data.paired_features import build_pairs, duplicate_groups, split_by_picture
 from vitrina.training.recipes.align import (
     AlignConfig,
     AlignConfigError,
     AlignTask,
-    build_pairs,
-    duplicate_groups,
-    evaluate_pairs,
     fit_heads,
-    primary_score,
-    ridge_baseline,
-    split_by_picture,
     train_align,
 )
+from vitrina.training.recipes.align_scores import evaluate_pairs, primary_score, ridge_baseline
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():

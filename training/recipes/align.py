@@ -36,17 +36,16 @@ from tqdm.auto import tqdm
 
 from vitrina.schemas import Modality
 from vitrina.training.checkpoint import TowerRecord, save_joint_checkpoint
-from vitrina.training.data.splits import group_stratified_split
+from vitrina.training.data.paired_features import PairedFeatures, Split, build_pairs, split_by_picture
+from vitrina.training.recipes.align_scores import PRIMARY, evaluate_pairs, primary_score, ridge_baseline
 from vitrina.training.encoders.base import Encoder
 from vitrina.training.features import current_version_dir, load_frozen_features, read_items
 from vitrina.training.heads import HEAD_KINDS, HeadConfig, create_head
 from vitrina.training.losses import ClipLoss
-from vitrina.training.metrics.retrieval import cross_modal_retrieval
 from vitrina.schemas.errors import FieldError
 
 log = logging.getLogger("vitrina.training.align")
 
-PRIMARY = ("dedup", "text_to_image", "recall@10")  # what early stopping, head choice and the summary's headline use
 
 
 class AlignConfigError(FieldError):
@@ -94,80 +93,6 @@ class AlignConfig:
             raise AlignConfigError("ks", f"give positive cut-offs, got {list(self.ks)}")
 
 
-# ---------------------------------------------------------------- pairs and split
-
-
-@dataclass
-class PairedFeatures:
-    """Rows are items with both an image and a text vector. `labels[:, 0]` is the picture
-    group (identical images share it), `labels[:, 1]` the identical-text group."""
-
-    ids: list[str]
-    image: np.ndarray
-    text: np.ndarray
-    labels: np.ndarray
-    strata: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, rows: np.ndarray) -> "PairedFeatures":
-        return PairedFeatures([self.ids[r] for r in rows], self.image[rows], self.text[rows], self.labels[rows], self.strata[rows])
-
-    @property
-    def strict_labels(self) -> np.ndarray:
-        return np.arange(len(self.ids))
-
-
-def duplicate_groups(vectors: np.ndarray, threshold: float, chunk_size: int = 1024) -> np.ndarray:
-    """Connected components of "cosine >= threshold" (union-find), as ints 0..groups-1 in first-seen order."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    parent = np.arange(len(vectors))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for start in range(0, len(vectors), chunk_size):
-        block = vectors[start:start + chunk_size] @ vectors.T
-        rows, cols = np.nonzero(block >= threshold)
-        for r, c in zip(rows + start, cols):
-            if c > r:
-                a, b = root(int(r)), root(int(c))
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-    roots = np.array([root(i) for i in range(len(vectors))])
-    _, first_seen_codes = np.unique(roots, return_inverse=True)
-    return first_seen_codes.astype(np.int64)
-
-
-def build_pairs(ids: Sequence[str], image: np.ndarray, text: np.ndarray, texts: Sequence[str],
-                strata: Sequence[str | None], duplicate_threshold: float) -> PairedFeatures:
-    _, text_groups = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
-    labels = np.stack([duplicate_groups(image, duplicate_threshold), text_groups.astype(np.int64)], axis=1)
-    _, strata_codes = np.unique(np.asarray([s or "" for s in strata], dtype=object).astype(str), return_inverse=True)
-    return PairedFeatures(list(ids), np.asarray(image, np.float32), np.asarray(text, np.float32), labels, strata_codes)
-
-
-@dataclass
-class Split:
-    train: np.ndarray
-    validation: np.ndarray
-    heldout: np.ndarray
-
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "validation": len(self.validation), "heldout": len(self.heldout)}
-
-
-def split_by_picture(pairs: PairedFeatures, heldout: float, validation: float, seed: int) -> Split:
-    picture = [str(g) for g in pairs.labels[:, 0]]
-    held, val, train = group_stratified_split(pairs.strata, picture, [heldout, validation], seed=seed)
-    return Split(train, val, held)
-
-
 # ---------------------------------------------------------------- task and training loop
 
 
@@ -211,19 +136,6 @@ class FittedHeads:
     seconds_per_epoch: float
     samples_per_second: float
     history: list[dict[str, float]]
-
-
-def evaluate_pairs(image_vectors: np.ndarray, text_vectors: np.ndarray, pairs: PairedFeatures, ks: Sequence[int]) -> dict[str, Any]:
-    """{"strict": {direction: summary}, "dedup": {...}} for row-aligned embeddings of `pairs`."""
-    return {
-        "strict": cross_modal_retrieval(image_vectors, text_vectors, pairs.strict_labels, ks),
-        "dedup": cross_modal_retrieval(image_vectors, text_vectors, pairs.labels, ks),
-    }
-
-
-def primary_score(report: dict[str, Any]) -> float:
-    kind, direction, metric = PRIMARY
-    return float(report[kind][direction][metric])
 
 
 def fit_heads(train: PairedFeatures, validation: PairedFeatures, kind: str, config: AlignConfig, seed: int) -> FittedHeads:
@@ -301,28 +213,6 @@ def _cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, tot
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-# ---------------------------------------------------------------- baseline
-
-
-def ridge_baseline(train: PairedFeatures, validation: PairedFeatures, heldout: PairedFeatures, config: AlignConfig) -> dict[str, Any]:
-    """Ridge from image features to the text encoder's embeddings; texts rank mapped images by cosine."""
-    from sklearn.linear_model import Ridge  # imported here: sklearn is slow to import and only the baseline needs it
-
-    def mapped(model: Ridge, pairs: PairedFeatures) -> np.ndarray:
-        vectors = model.predict(pairs.image).astype(np.float32)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-    best: tuple[float, float, Ridge] | None = None
-    for alpha in config.ridge_alphas:
-        model = Ridge(alpha=alpha).fit(train.image, train.text)
-        score = primary_score(evaluate_pairs(mapped(model, validation), validation.text, validation, config.ks))
-        if best is None or score > best[0]:
-            best = (score, alpha, model)
-    assert best is not None  # config validation guarantees at least one alpha
-    score, alpha, model = best
-    return {"alpha": alpha, "validation_recall@10": score, "heldout": evaluate_pairs(mapped(model, heldout), heldout.text, heldout, config.ks)}
 
 
 # ---------------------------------------------------------------- one seed, many seeds
