@@ -7,6 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from vitrina.indexer.build_options import BuildOptions, SpaceRequest, check_spaces
+from vitrina.schemas.bundle_layout import CollectionPaths
+from vitrina.schemas.errors import FieldError
+
 app = typer.Typer(help="Build, inspect and publish bundles (embeddings, FAISS indexes, manifest).", no_args_is_help=True)
 
 SpaceOpt = Annotated[
@@ -25,13 +29,17 @@ def _split(values: Optional[list[str]]) -> Optional[list[str]]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
+_DEFAULT = BuildOptions()
+_HELP = BuildOptions.help
+
+
 @app.command("build")
 def build(
     catalogue: Annotated[str, typer.Option(help="table:<csv|parquet|jsonl>, folder:<dir>, or openclipart[:<root>]")],
     out: Annotated[Path, typer.Option(help="Bundles root folder; the version goes to <out>/<collection>/versions/")],
     collection: Annotated[str, typer.Option(help="Collection name (a folder name)")],
     space: SpaceOpt,
-    limit: Annotated[Optional[int], typer.Option(help="Index at most N items (a deterministic spread)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help=_HELP("limit"))] = _DEFAULT.limit,
     id_column: Annotated[str, typer.Option(help="table: column holding item ids")] = "id",
     title_column: Annotated[Optional[str], typer.Option(help="table: column holding titles")] = None,
     text_columns: Annotated[Optional[list[str]], typer.Option(help="table: columns joined into the item text (repeat or comma-separate)")] = None,
@@ -39,39 +47,25 @@ def build(
     metadata_columns: Annotated[Optional[list[str]], typer.Option(help="table: metadata columns (default: all others)")] = None,
     list_columns: Annotated[Optional[list[str]], typer.Option(help="table (CSV): columns holding lists separated by --list-separator")] = None,
     list_separator: Annotated[str, typer.Option(help="table (CSV): separator of list values")] = "|",
-    index_spec: Annotated[Optional[str], typer.Option(help="Force a FAISS index_factory string (default: chosen by size)")] = None,
-    target_recall: Annotated[float, typer.Option(help="Tune search parameters until recall@10 vs exact reaches this")] = 0.95,
-    workers: Annotated[int, typer.Option(help="Image decoding worker processes")] = 2,
-    batch_size: Annotated[int, typer.Option(help="Encoder batch size")] = 32,
-    max_pixels: Annotated[int, typer.Option(help="Skip (and report) images with more pixels than this")] = 40_000_000,
-    no_publish: Annotated[bool, typer.Option("--no-publish", help="Write the version under versions/ but leave CURRENT "
-                                             "alone; check it with `index shadow`, publish it with `index publish`")] = False,
-    parent: Annotated[str, typer.Option(help="The version this one follows: its unchanged items' vectors are reused and "
-                                        "the maps follow its maps. 'current', a version name, or 'none'")] = "current",
-    keep: Annotated[Optional[int], typer.Option(min=1, help="Afterwards delete all but the newest N versions (never "
-                                                "CURRENT, its parent or the previous published one)")] = None,
-    skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="Do nothing when CURRENT was built from identical inputs")] = False,
-    reuse: Annotated[bool, typer.Option(help="Take vectors of unchanged items from the parent version (same content hash and encoder "
-                                        "fingerprint; joint towers from their base encoder's vectors) instead of encoding")] = True,
-    neighbours_k: Annotated[int, typer.Option(min=0, help="Precompute each item's N nearest neighbours per space "
-                                              "(served without a search; feed the label-outlier report); 0: neither")] = 20,
+    index_spec: Annotated[Optional[str], typer.Option(help=_HELP("index_spec"))] = _DEFAULT.index_spec,
+    target_recall: Annotated[float, typer.Option(help=_HELP("target_recall"))] = _DEFAULT.target_recall,
+    workers: Annotated[int, typer.Option(help=_HELP("workers"))] = _DEFAULT.workers,
+    batch_size: Annotated[int, typer.Option(help=_HELP("batch_size"))] = _DEFAULT.batch_size,
+    max_pixels: Annotated[int, typer.Option(help=_HELP("max_pixels"))] = _DEFAULT.max_pixels,
+    no_publish: Annotated[bool, typer.Option("--no-publish", help=_HELP("publish"))] = not _DEFAULT.publish,
+    parent: Annotated[str, typer.Option(help=_HELP("parent"))] = _DEFAULT.parent,
+    keep: Annotated[Optional[int], typer.Option(min=1, help=_HELP("keep_versions"))] = _DEFAULT.keep_versions,
+    skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help=_HELP("skip_unchanged"))] = _DEFAULT.skip_unchanged,
+    reuse: Annotated[bool, typer.Option(help=_HELP("reuse_vectors"))] = _DEFAULT.reuse_vectors,
+    neighbours_k: Annotated[int, typer.Option(min=0, help=_HELP("neighbours_k"))] = _DEFAULT.neighbours_k,
     projection: Annotated[Optional[list[str]], typer.Option(
-        "--projection", metavar="METHOD", help="2-D map method per space, repeatable: umap, pca, tsne, pacmap "
-        "(default: umap and pca; t-SNE and PaCMAP are slow at 100k+ items)")] = None,
+        "--projection", metavar="METHOD", help=_HELP("projections"))] = None,
     clustering: Annotated[Optional[list[str]], typer.Option(
-        "--clustering", metavar="METHOD", help="Clustering per space, repeatable: hdbscan, dbscan, kmeans, "
-        "agglomerative (default: hdbscan and kmeans)")] = None,
-    map_update: Annotated[str, typer.Option(
-        help="How a re-index makes its maps when CURRENT has them: 'refit' fits again and aligns onto CURRENT's "
-        "map; 'place' keeps CURRENT's coordinates and places only new or changed items with its stored UMAP/PCA "
-        "reducer (falls back to refit when over half the items changed)")] = "refit",
-    attribution_steps: Annotated[int, typer.Option(min=0, help="Integrated Gradients steps of each item's word "
-                                                   "attributions in text-indexed spaces (the map's hover, "
-                                                   "attributions/text.parquet); 0: none")] = 20,
-    attribution_items: Annotated[Optional[int], typer.Option(min=0, help="Precompute word attributions for at most N "
-                                                             "items per space (an even spread; the API explains the "
-                                                             "rest on demand); default: all")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+        "--clustering", metavar="METHOD", help=_HELP("clusterings"))] = None,
+    map_update: Annotated[str, typer.Option(help=_HELP("map_update"))] = _DEFAULT.map_update,
+    attribution_steps: Annotated[int, typer.Option(min=0, help=_HELP("attribution_steps"))] = _DEFAULT.attribution_steps,
+    attribution_items: Annotated[Optional[int], typer.Option(min=0, help=_HELP("attribution_items"))] = _DEFAULT.attribution_items,
+    progress: Annotated[bool, typer.Option(help=_HELP("progress"))] = _DEFAULT.progress,
 ) -> None:
     """Build a new immutable version of a collection and publish it atomically.
 
@@ -79,9 +73,7 @@ def build(
     resumes from the embedding chunks already written. With --no-publish the version
     waits under versions/ for `index shadow` and `index publish`.
     """
-    from vitrina.indexer.build import BuildOptions, SpaceRequest, build_bundle, resolve_parent
-    from vitrina.schemas.bundle_layout import CollectionPaths
-    from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
+    from vitrina.indexer.build import build_bundle, resolve_parent
 
     table_options = {}
     if catalogue.startswith("table:"):
@@ -95,33 +87,26 @@ def build(
             list_separator=list_separator,
         )
         table_options = {k: v for k, v in table_options.items() if v is not None}
-    try:
-        requests = [SpaceRequest.parse(s) for s in space]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--space")
-    projections = tuple(_split(projection) or DEFAULT_PROJECTIONS)
-    clusterings = tuple(_split(clustering) or DEFAULT_CLUSTERINGS)
-    try:
-        check_map_methods(projections, clusterings)
-        check_map_update(map_update)
-    except ValueError as exc:
-        option, _, message = str(exc).partition(": ")  # messages start with the option they are about
-        raise typer.BadParameter(message, param_hint=option)
-    try:
-        coll = CollectionPaths.of(out, collection)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--collection")
-    try:
-        resolve_parent(coll, parent)  # now, not after the encoding
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc).removeprefix("--parent: "), param_hint="--parent")
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
-        projections=projections, clusterings=clusterings, map_update=map_update,
+        projections=tuple(_split(projection) or _DEFAULT.projections),
+        clusterings=tuple(_split(clustering) or _DEFAULT.clusterings), map_update=map_update,
         attribution_steps=attribution_steps, attribution_items=attribution_items, parent=parent, keep_versions=keep,
     )
+    try:
+        coll = CollectionPaths.of(out, collection)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--collection")
+    # Everything is checked now, not after an hour of encoding; the library names fields, we name flags.
+    try:
+        requests = [SpaceRequest.parse(s) for s in space]
+        check_spaces(requests)
+        options.checked()
+        resolve_parent(coll, parent)
+    except FieldError as exc:
+        raise typer.BadParameter(exc.problem, param_hint=BuildOptions.flag(exc.field))
     result = build_bundle(catalogue, out, collection, requests, options)
     if result.reused:
         typer.echo(f"CURRENT ({result.version}) was built from identical inputs; nothing to do")
@@ -138,7 +123,6 @@ def info(
     version: Annotated[Optional[str], typer.Option(help="Version (default: CURRENT)")] = None,
 ) -> None:
     """Print a version's manifest."""
-    from vitrina.schemas.bundle_layout import CollectionPaths
     from vitrina.schemas import Manifest
 
     coll = CollectionPaths.of(bundles, collection)

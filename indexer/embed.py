@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 from vitrina.indexer.bundle.chunks import ChunkResult, ChunkStore
 from vitrina.indexer.catalogue.base import Item
 from vitrina.schemas import Modality
+from vitrina.training.images import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger("vitrina.indexer")
 
-DEFAULT_MAX_PIXELS = 40_000_000
 
 
 @dataclass

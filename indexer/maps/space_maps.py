@@ -95,29 +95,29 @@ _MIN_ITEMS = {
 
 
 def check_map_methods(projections: Sequence[str], clusterings: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The methods as tuples; ValueError naming the option (--projection / --clustering) otherwise.
+    """The methods as tuples; FieldError naming the field (projections / clusterings) otherwise.
 
     Cluster labels are stored beside the coordinates, so clusterings need a projection.
     """
     checked = []
-    for option, values, known in (("--projection", projections, METHODS), ("--clustering", clusterings, CLUSTER_METHODS)):
+    for name, values, known in (("projections", projections, METHODS), ("clusterings", clusterings, CLUSTER_METHODS)):
         if isinstance(values, str):
             values = (values,)
         values = tuple(values)
         for value in values:
             if value not in known:
-                raise ValueError(f"{option}: unknown method {value!r}; choose from {', '.join(known)}")
+                raise FieldError(name, f"unknown method {value!r}; choose from {', '.join(known)}")
         if len(set(values)) != len(values):
-            raise ValueError(f"{option}: each method may appear once, got {list(values)}")
+            raise FieldError(name, f"each method may appear once, got {list(values)}")
         checked.append(values)
     if checked[1] and not checked[0]:
-        raise ValueError("--clustering: needs at least one --projection (labels are stored beside the map's coordinates)")
+        raise FieldError("clusterings", "need at least one projection (labels are stored beside the map's coordinates)")
     return checked[0], checked[1]
 
 
 def check_map_update(update: str) -> None:
     if update not in MAP_UPDATES:
-        raise ValueError(f"--map-update: unknown mode {update!r}; choose from {', '.join(MAP_UPDATES)}")
+        raise FieldError("map_update", f"unknown mode {update!r}; choose from {', '.join(MAP_UPDATES)}")
 
 
 class SpaceProjections(NamedTuple):

@@ -11,6 +11,7 @@ from vitrina.schemas.bundle_layout import CollectionPaths
 from vitrina.indexer.bundle.writer import collection_lock
 from vitrina.indexer.versions.history import previous_published
 from vitrina.schemas import Manifest
+from vitrina.schemas.errors import FieldError
 
 log = logging.getLogger("vitrina.indexer")
 
@@ -48,9 +49,9 @@ def protected(coll: CollectionPaths) -> set[str]:
     return keep
 
 
-def check_keep(keep: int) -> None:
+def check_keep(keep: int, field: str = "keep") -> None:
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ValueError(f"--keep: must be an integer >= 1, got {keep!r}")
+        raise FieldError(field, f"must be an integer >= 1, got {keep!r}")
 
 
 def collect_garbage(coll: CollectionPaths, keep: int, also_keep: set[str] = frozenset(), dry_run: bool = False) -> list[str]:

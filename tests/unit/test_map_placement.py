@@ -90,6 +90,6 @@ def test_without_a_parent_place_refits_and_says_why(tmp_path, tiny_catalogue):
 
 
 def test_map_update_is_validated(tmp_path, tiny_catalogue):
-    with pytest.raises(ValueError, match="--map-update: unknown mode 'merge'"):
+    with pytest.raises(ValueError, match="map_update: unknown mode 'merge'"):
         build_tiny_bundle(tmp_path, tiny_catalogue, map_update="merge")
 

@@ -147,7 +147,7 @@ def test_a_different_neighbours_k_is_a_different_build(tmp_path, tiny_catalogue)
 
 
 def test_negative_neighbours_k_is_refused(tmp_path, tiny_catalogue):
-    with pytest.raises(ValueError, match="--neighbours-k: must be an integer >= 0"):
+    with pytest.raises(ValueError, match="neighbours_k: must be an integer >= 0"):
         build_tiny_bundle(tmp_path, tiny_catalogue, neighbours_k=-1)
 
 

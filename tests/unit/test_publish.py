@@ -94,7 +94,7 @@ def test_no_parent_encodes_everything_and_no_publish_leaves_a_whole_version(tmp_
     assert Manifest.read(shadow.paths.manifest).parent is None
     assert shadow.report["vs_parent"]["items_added"] == 60 and shadow.report["spaces"]["image"]["vectors_reused"] == 0
     assert factory.created[("fake:image", Modality.IMAGE)].seen == 60
-    with pytest.raises(ValueError, match="--parent: 'nope' is not a finished version"):
+    with pytest.raises(ValueError, match="parent: 'nope' is not a finished version"):
         build_tiny_bundle(tmp_path, tiny_catalogue, parent="nope")
 
 
@@ -194,7 +194,7 @@ def test_gc_keeps_the_newest_and_never_current_its_parent_previous_or_unfinished
     assert coll.versions() == ["a", "b", "c", "e"] and coll.current() == "b"
     assert (coll.root / "versions" / "f").is_dir() and (coll.root / ".staging" / "key").is_dir()
     assert not any(coll.trash.iterdir())
-    with pytest.raises(ValueError, match="--keep: must be an integer >= 1"):
+    with pytest.raises(ValueError, match="keep: must be an integer >= 1"):
         collect_garbage(coll, keep=0)
 
 

@@ -182,13 +182,13 @@ def test_no_maps_when_asked_for_none(tmp_path, tiny_catalogue):
 @pytest.mark.parametrize(
     "options, match",
     [
-        ({"projections": ("umap", "mds")}, "--projection: unknown method 'mds'; choose from umap, pca, tsne, pacmap"),
-        ({"projections": ("pca", "pca")}, "--projection: each method may appear once"),
-        ({"clusterings": ("optics",)}, "--clustering: unknown method 'optics'; choose from hdbscan, dbscan, kmeans"),
-        ({"projections": (), "clusterings": ("kmeans",)}, "--clustering: needs at least one --projection"),
+        ({"projections": ("umap", "mds")}, "projections: unknown method 'mds'; choose from umap, pca, tsne, pacmap"),
+        ({"projections": ("pca", "pca")}, "projections: each method may appear once"),
+        ({"clusterings": ("optics",)}, "clusterings: unknown method 'optics'; choose from hdbscan, dbscan, kmeans"),
+        ({"projections": (), "clusterings": ("kmeans",)}, "clusterings: need at least one projection"),
     ],
 )
-def test_map_options_are_validated_naming_the_option(tmp_path, tiny_catalogue, options, match):
+def test_map_options_are_validated_naming_the_field(tmp_path, tiny_catalogue, options, match):
     with pytest.raises(ValueError, match=re.escape(match)):
         build_tiny_bundle(tmp_path, tiny_catalogue, **options)
     assert not (tmp_path / "tiny").exists()  # refused before anything was written

@@ -83,5 +83,5 @@ def test_a_file_with_another_schema_or_nulls_is_refused(tmp_path):
 def test_attribution_steps_must_be_a_whole_number_of_steps(tmp_path, tiny_catalogue, steps):
     from tests.conftest import build_tiny_bundle
 
-    with pytest.raises(ValueError, match="--attribution-steps: must be an integer >= 0"):
+    with pytest.raises(ValueError, match="attribution_steps: must be an integer >= 0"):
         build_tiny_bundle(tmp_path, tiny_catalogue, attribution_steps=steps)

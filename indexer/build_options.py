@@ -1,0 +1,143 @@
+"""What a build is asked to do: its spaces and its options, stated once.
+
+Each option is a field of `BuildOptions` whose metadata carries its help (the `vitrina index
+build` CLI reads it), whether it is part of the build key (a build with another value is
+another build), and whether the manifest records it. `checked()` validates every option before
+any work and raises FieldError naming the field; the CLI maps fields to its flags (`flag`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from vitrina.indexer.maps import DEFAULT_CLUSTERINGS, DEFAULT_PROJECTIONS, check_map_methods, check_map_update
+from vitrina.indexer.versions.retention import check_keep
+from vitrina.indexer.word_attributions import DEFAULT_STEPS as DEFAULT_ATTRIBUTION_STEPS
+from vitrina.schemas import Modality
+from vitrina.schemas.errors import FieldError
+from vitrina.training.images import DEFAULT_MAX_PIXELS
+
+# Which modality a space indexes, and which query modalities it answers.
+SPACE_ROLES: dict[str, tuple[Modality, tuple[Modality, ...]]] = {
+    "image": (Modality.IMAGE, (Modality.IMAGE,)),
+    "text": (Modality.TEXT, (Modality.TEXT,)),
+    # The joint space stores image vectors only, so text queries rank pictures.
+    "joint": (Modality.IMAGE, (Modality.IMAGE, Modality.TEXT)),
+}
+
+
+@dataclass(frozen=True)
+class SpaceRequest:
+    name: str
+    spec: str
+
+    @classmethod
+    def parse(cls, value: str) -> "SpaceRequest":
+        name, sep, spec = value.partition("=")
+        if not sep or not name or not spec:
+            raise FieldError("spaces", f"{value!r}: expected NAME=ENCODER_SPEC, e.g. image=builtin:efficientnet-lite0")
+        if name not in SPACE_ROLES:
+            raise FieldError("spaces", f"{value!r}: space name must be one of {', '.join(SPACE_ROLES)}")
+        return cls(name, spec)
+
+
+def check_spaces(spaces: list[SpaceRequest]) -> None:
+    if not spaces:
+        raise FieldError("spaces", "give at least one space, e.g. image=builtin:efficientnet-lite0")
+    names = [s.name for s in spaces]
+    if len(set(names)) != len(names):
+        raise FieldError("spaces", f"each space name may appear once, got {names}")
+
+
+def option(default: Any = None, help: str = "", *, flag: str | None = None, key: bool = False,
+           recorded: bool = False, factory: Any = None) -> Any:
+    metadata = {"help": help, "flag": flag, "key": key, "recorded": recorded}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class BuildOptions:
+    limit: int | None = option(None, "Index at most N items (a deterministic spread)", recorded=True)
+    table_options: dict[str, Any] = option(factory=dict, help="How a table catalogue's columns map onto items")
+    chunk_size: int = option(512, "Items per embedding chunk, the unit an interrupted build resumes from", key=True)
+    batch_size: int = option(32, "Encoder batch size")
+    workers: int = option(2, "Image decoding worker processes")
+    max_pixels: int = option(DEFAULT_MAX_PIXELS, "Skip (and report) images with more pixels than this",
+                             key=True, recorded=True)
+    index_spec: str | None = option(None, "Force a FAISS index_factory string (default: chosen by size)")
+    target_recall: float = option(0.95, "Tune search parameters until recall@10 vs exact reaches this",
+                                  recorded=True)
+    progress: bool = option(True, "Show progress bars")
+    publish: bool = option(True, "Write the version under versions/ but leave CURRENT alone; check it with "
+                           "`index shadow`, publish it with `index publish`", flag="--no-publish")
+    parent: str | None = option("current", "The version this one follows: its unchanged items' vectors are "
+                                "reused, the maps follow its maps and its word attributions are carried over. "
+                                "'current', a version name, or 'none'", recorded=True)
+    keep_versions: int | None = option(None, "Afterwards delete all but the newest N versions (never CURRENT, its "
+                                       "parent or the previous published one)", flag="--keep")
+    skip_unchanged: bool = option(False, "Do nothing when CURRENT was built from identical inputs",
+                                  flag="--skip-unchanged")
+    reuse_vectors: bool = option(True, "Take vectors of unchanged items from the parent version (same content "
+                                 "hash and encoder fingerprint; joint towers from their base encoder's vectors) "
+                                 "instead of encoding", flag="--reuse")
+    neighbours_k: int = option(20, "Precompute each item's N nearest neighbours per space (served without a "
+                               "search; feed the label-outlier report); 0: neither", key=True, recorded=True)
+    projections: tuple[str, ...] = option(DEFAULT_PROJECTIONS, "2-D map method per space, repeatable: umap, pca, "
+                                          "tsne, pacmap (default: umap and pca; t-SNE and PaCMAP are slow at 100k+ "
+                                          "items). UMAP/PCA models are kept to place new items without refitting",
+                                          flag="--projection", key=True, recorded=True)
+    clusterings: tuple[str, ...] = option(DEFAULT_CLUSTERINGS, "Clustering per space, repeatable: hdbscan, dbscan, "
+                                          "kmeans, agglomerative (default: hdbscan and kmeans); needs a projection",
+                                          flag="--clustering", key=True, recorded=True)
+    map_update: str = option("refit", "How a re-index makes its maps when the parent has them: 'refit' fits again "
+                             "and aligns onto the parent's map; 'place' keeps the parent's coordinates and places "
+                             "only new or changed items with its stored UMAP/PCA reducer (falls back to refit when "
+                             "over half the items changed)", key=True, recorded=True)
+    attribution_steps: int = option(DEFAULT_ATTRIBUTION_STEPS, "Integrated Gradients steps of each item's word "
+                                    "attributions in text-indexed spaces (the map's hover, "
+                                    "attributions/text.parquet); 0: none", key=True, recorded=True)
+    attribution_items: int | None = option(None, "Precompute word attributions for at most N items per space (an "
+                                           "even spread; the API explains the rest on demand); default: all",
+                                           key=True, recorded=True)
+
+    @staticmethod
+    def help(name: str) -> str:
+        return _FIELDS[name].metadata["help"]
+
+    @staticmethod
+    def flag(name: str) -> str:
+        """The CLI flag of field `name`, for error messages that reach a command-line user."""
+        known = _FIELDS.get(name)
+        return (known.metadata["flag"] if known else None) or _OTHER_FLAGS.get(name) or "--" + name.replace("_", "-")
+
+    def checked(self) -> "BuildOptions":
+        """A copy with the map methods as tuples; FieldError for the first option that cannot work."""
+        for name in ("neighbours_k", "attribution_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise FieldError(name, f"must be an integer >= 0 (0: none), got {value!r}")
+        if self.keep_versions is not None:
+            check_keep(self.keep_versions, "keep_versions")
+        projections, clusterings = check_map_methods(self.projections, self.clusterings)
+        check_map_update(self.map_update)
+        return dataclasses.replace(self, projections=projections, clusterings=clusterings)
+
+    def key_payload(self) -> dict[str, Any]:
+        """The options that make a build another build."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["key"]}
+
+    def recorded(self) -> dict[str, Any]:
+        """The options a manifest records under build.options."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["recorded"]}
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(BuildOptions)}
+# Fields of the build that are arguments of build_bundle rather than options.
+_OTHER_FLAGS = {"spaces": "--space"}
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
