@@ -95,9 +95,10 @@ class Client:
         """The catalogue of the items' metadata columns."""
         return self._ask("columns", ColumnsView)
 
-    def item_card(self, item_id: str, words: int | None = None) -> ItemCard:
-        """What the web map's hover card shows, salient words included."""
-        return self._ask("item_card", ItemCard, item_id=item_id, words=words)
+    def item_card(self, item_id: str, words: int | None = None, compute: bool | None = None) -> ItemCard:
+        """What the web map's hover card shows, salient words included (`compute`: also those the
+        build did not store, computed now)."""
+        return self._ask("item_card", ItemCard, item_id=item_id, words=words, compute=compute)
 
     def explain(self, space: str, target: str | None = None, query: str | None = None, item: str | None = None,
                 kinds: list[str] | None = None, steps: int | None = None, heatmap_method: str | None = None,

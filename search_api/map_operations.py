@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from vitrina.schemas import Modality
 from vitrina.search_api.errors import InvalidArgument, NotFound
 from vitrina.search_api.lookups import item_fields, item_row, record_of
 from vitrina.search_api.lru import LRUCache
@@ -28,7 +29,7 @@ from vitrina.search_api.models import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from vitrina.indexer.bundle.reader import Bundle
+    from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
 
 CARD_WORDS = 8
 MAX_CARD_WORDS = 50
@@ -36,6 +37,8 @@ MAP_IMAGE_SIDES = (64, 2048)
 # Map pictures kept per (version, space, method, colour, size, theme): the fallback page asks
 # for the same one on every load.
 MAP_IMAGE_CACHE = 16
+# Word attributions computed for cards (item_card with compute) kept per (version, space, id).
+CARD_WORDS_CACHE = 4096
 MAP_COLOURS_BY = ("cluster", "none")
 # Items per export: a million ids are about 20 MB of JSON, the most a map selection holds.
 MAX_EXPORT_ITEMS = 1_000_000
@@ -49,6 +52,7 @@ class MapOperations:
         # (version, space) -> that version's stored map: the page asks for it once per switch.
         self._other_maps: LRUCache[tuple[str, str], object] = LRUCache(4)
         self._map_images: LRUCache[tuple, bytes] = LRUCache(MAP_IMAGE_CACHE)
+        self._card_words: LRUCache[tuple[str, str, str], dict] = LRUCache(CARD_WORDS_CACHE)
 
     def _metadata_of(self, bundle: Bundle) -> MetadataColumns:
         found = self._metadata.get(bundle.version)
@@ -84,9 +88,14 @@ class MapOperations:
         table = meta.arrow_table(names, sp.item_rows)
         return table.replace_schema_metadata({"bundle_version": bundle.version, "space": space})
 
-    def item_card(self, item_id: str, words: int = CARD_WORDS) -> ItemCard:
+    def item_card(self, item_id: str, words: int = CARD_WORDS, compute: bool = False) -> ItemCard:
         """Title, text, metadata, thumbnail URL and the `words` most salient words of the text in
-        each text space, from the build's stored attributions of this very text."""
+        each text space, from the build's stored attributions of this very text.
+
+        A build may store attributions for only some items (they cost tens of passes each). With
+        `compute`, a text space that has none for this item computes them now, as the build
+        would, on the explanation pool (429 when it is full), and keeps them for later cards.
+        """
         if not 1 <= words <= MAX_CARD_WORDS:
             raise InvalidArgument("words", f"words must be between 1 and {MAX_CARD_WORDS}, got {words}")
         from vitrina.indexer.word_attributions import text_sha256
@@ -94,9 +103,11 @@ class MapOperations:
         record = record_of(bundle, item_id)
         salient = []
         digest = text_sha256(record.text) if record.text else None
-        for name in bundle.spaces:
-            stored = bundle.text_attribution(name, record.id)
+        for name, space in bundle.spaces.items():
+            stored = bundle.text_attribution(name, record.id) or self._card_words.get((bundle.version, name, record.id))
             # A row for another text (the catalogue changed since) would highlight the wrong spans.
+            if (stored is None or stored["text_sha256"] != digest) and compute and digest is not None:
+                stored = self._attribute_now(bundle, space, record)
             if stored is None or stored["text_sha256"] != digest:
                 continue
             ranked = salient_words(stored["words"])[:words]
@@ -105,6 +116,25 @@ class MapOperations:
                    for w in ranked]
             salient.append(SalientWords(space=name, words=top))
         return ItemCard(**item_fields(bundle, record), salient=salient)
+
+    def _attribute_now(self, bundle: Bundle, space: Space, record: ItemRecord) -> dict | None:
+        """The word attribution row the build would have stored for `record` in `space` (None for
+        a space that does not index texts, or whose encoder has no gradients)."""
+        from vitrina.indexer.word_attributions import DEFAULT_STEPS, attribute_space
+        from vitrina.training.explain.errors import ExplainError
+
+        if space.manifest.indexed_modality is not Modality.TEXT:
+            return None
+        encoder = space.encoder(Modality.TEXT)
+        # The build's step count, so a computed card ranks words as a stored one would.
+        steps = bundle.manifest.build.get("options", {}).get("attribution_steps") or DEFAULT_STEPS
+        try:
+            rows, _ = self._explain_pool.run(lambda: attribute_space(
+                space.name, [record.id], [record.text], encoder, steps, progress=False))
+        except ExplainError:
+            return None
+        self._card_words.put((bundle.version, space.name, record.id), rows[0])
+        return rows[0]
 
     def map_image(self, space: str, method: str | None = None, colour: str = "cluster", width: int = 800,
                   height: int = 600, theme: str = "light") -> bytes:

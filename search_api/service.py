@@ -70,6 +70,7 @@ class SearchService(MapQueries, MapOperations):
         self._thumbnails.discard_if(lambda key, _: key[0] != version)
         self._members.discard_if(lambda key, _: key[0] != version)
         self._map_images.discard_if(lambda key, _: key[0] != version)
+        self._card_words.discard_if(lambda key, _: key[0] != version)
         self._explainer.forget_versions_but(version)
 
     # -- items --------------------------------------------------------------------------

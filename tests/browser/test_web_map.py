@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.conftest import BLOBS, layout, launch, open_page
+from tests.browser.conftest import BLOBS, UNSTORED, layout, launch, open_page
 
 pytestmark = pytest.mark.browser
 IDS = [f"{category}-{i:02d}" for category in BLOBS for i in range(20)]
@@ -361,3 +361,16 @@ def test_an_uploaded_picture_rings_the_image_search_hits(page, server, map_bundl
     assert [li.get_attribute("data-id") for li in page.page.locator("#results li").all()] == expected
     assert "plants-04" in expected[:5]
     assert page.page.text_content("#results h2").startswith("Like ")
+
+
+def test_an_opened_item_gets_the_salient_words_the_build_did_not_store(page, server):
+    page.open()
+    hover(page, UNSTORED)
+    assert page.page.locator("#card mark").count() == 0  # hovering never computes
+    x, y = page.point(UNSTORED)
+    page.page.mouse.click(x, y)
+    marks = page.page.locator(f"#detail[data-id='{UNSTORED}'] p.text mark")
+    marks.first.wait_for(timeout=60_000)
+    computed = api(server, f"/v1/items/{UNSTORED}/card")  # now kept by the server
+    words = {w["word"] for s in computed["salient"] if s["space"] == "text" for w in s["words"]}
+    assert words and set(marks.all_text_contents()) == words

@@ -156,6 +156,22 @@ def test_card_skips_attributions_of_another_text(model_client, monkeypatch):
     assert model_client.get("/v1/items/animals-03/card").json()["salient"] == []
 
 
+def test_card_computes_the_words_the_build_did_not_store(model_client, tiny_model_bundle_root, monkeypatch):
+    from vitrina.indexer.bundle.reader import Bundle
+
+    stored = Bundle.open(tiny_model_bundle_root, "tiny").text_attribution("text", "plants-06")
+    monkeypatch.setattr(Bundle, "text_attribution", lambda self, space, item_id: None)
+    assert model_client.get("/v1/items/plants-06/card").json()["salient"] == []
+    card = model_client.get("/v1/items/plants-06/card?words=3&compute=true").json()
+    # Only the text-indexed space attributes texts; joint indexes pictures.
+    assert [s["space"] for s in card["salient"]] == ["text"]
+    words = [w for w in stored["words"] if any(ch.isalnum() for ch in w["word"])]
+    expected = sorted(words, key=lambda w: -abs(w["normalised"]))[:3]
+    assert [(w["word"], w["start"]) for w in card["salient"][0]["words"]] == [(w["word"], w["start"]) for w in expected]
+    # Kept for the hover cards that follow, which never compute.
+    assert model_client.get("/v1/items/plants-06/card?words=3").json()["salient"] == card["salient"]
+
+
 def test_card_errors(client):
     assert_error(client.get("/v1/items/nope/card"), 404, "not_found")
     assert_error(client.get("/v1/items/animals-00/card?words=0"), 422, "invalid_argument", "words")

@@ -62,12 +62,14 @@ class ArrowChunk(_message.Message):
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class GetItemCardRequest(_message.Message):
-    __slots__ = ("item_id", "words")
+    __slots__ = ("item_id", "words", "compute")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     words: int
-    def __init__(self, item_id: _Optional[str] = ..., words: _Optional[int] = ...) -> None: ...
+    compute: bool
+    def __init__(self, item_id: _Optional[str] = ..., words: _Optional[int] = ..., compute: _Optional[bool] = ...) -> None: ...
 
 class SalientWord(_message.Message):
     __slots__ = ("word", "start", "end", "score")

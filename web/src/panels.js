@@ -13,6 +13,14 @@ export async function card(id) {
   return cards.get(id);
 }
 
+/** The card with the salient words the build did not store, computed by the server now (seconds):
+ * asked only for the item a user opened, and then what its hover card shows too. */
+async function computedCard(id) {
+  const c = await getJSON(`${itemPath(id)}/card?compute=true`);
+  cards.set(id, Promise.resolve(c));
+  return c;
+}
+
 /** Salient words for a map of `space`: its own, else the first text space's. */
 function salientFor(c, space) {
   return (c.salient.find((s) => s.space === space) ?? c.salient[0])?.words ?? [];
@@ -36,11 +44,22 @@ export async function renderDetail(el, { id, space, spaces, onPick, onNeighbours
   const c = await card(id);
   const lists = h('div', { class: 'neighbours' });
   const why = h('div', { class: 'why', 'aria-live': 'polite' });
+  let text = highlighted(c.text, salientFor(c, space));
   el.replaceChildren(
     h('h2', {}, c.title || c.id, h('button', { class: 'close', title: 'Close (Esc)', 'aria-label': 'Close', onclick: () => onPick('') }, '×')),
-    thumbnail(c.image_url, 256, c.title), metadataChips(c.metadata, 20), highlighted(c.text, salientFor(c, space)), lists, why,
+    thumbnail(c.image_url, 256, c.title), metadataChips(c.metadata, 20), text, lists, why,
   );
   el.dataset.id = id;
+  if (c.text && !c.salient.length) {
+    // Not precomputed by the build: the words arrive when the server has explained the text.
+    text.setAttribute('aria-busy', 'true');
+    computedCard(id).then((full) => {
+      if (el.dataset.id !== id) return;
+      const marked = highlighted(full.text, salientFor(full, space));
+      text.replaceWith(marked);
+      text = marked;
+    }).catch(() => text.removeAttribute('aria-busy'));
+  }
   const order = [space, ...spaces.filter((s) => s !== space)].filter((s) => c.spaces.includes(s));
   await Promise.all(order.map(async (s) => {
     const hits = (await getJSON(`${itemPath(id)}/neighbours?space=${encodeURIComponent(s)}&k=10`)).hits;

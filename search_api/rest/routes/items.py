@@ -62,10 +62,12 @@ def get_item_card(
     item_id: str,
     service: ServiceDep,
     words: Annotated[int, Query(description="Most salient words per text space, 1..50")] = CARD_WORDS,
+    compute: Annotated[bool, Query(description="Compute the words of a text space that the build did not "
+                                   "store for this item (an explanation: seconds, 429 when busy)")] = False,
 ) -> ItemCard:
     """What the map's hover card shows: title, text with its most salient words (from the
     build's stored word attributions), metadata and the thumbnail URL."""
-    return service.item_card(item_id, words)
+    return service.item_card(item_id, words, compute)
 
 
 @router.post(
