@@ -118,6 +118,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(map_bundle_root):
+    yield from serve(map_bundle_root, "server.log")
+
+
+def serve(map_bundle_root: Path, log_name: str, *extra: str):
+    """A real `vitrina serve` on a free loopback port, until the generator is closed."""
     from vitrina.search_api.rest import web
 
     if not (web.STATIC / "index.html").is_file():
@@ -125,10 +130,10 @@ def server(map_bundle_root):
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [str(Path(sys.executable).parent / "vitrina"), "serve", "--bundles", str(map_bundle_root), "--collection", "tiny",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # To a file, not a pipe: a pipe nobody reads fills up with access log lines and stalls the server.
-    log = open(ARTIFACTS / "server.log", "wb")
+    log = open(ARTIFACTS / log_name, "wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -141,7 +146,7 @@ def server(map_bundle_root):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             log.close()
-            pytest.fail(f"vitrina serve did not start:\n{(ARTIFACTS / 'server.log').read_text()[-3000:]}")
+            pytest.fail(f"vitrina serve did not start:\n{(ARTIFACTS / log_name).read_text()[-3000:]}")
         time.sleep(0.2)
     yield base
     process.terminate()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.conftest import BLOBS, UNSTORED, layout, launch, open_page
+from tests.browser.conftest import BLOBS, UNSTORED, layout, launch, open_page, serve
 
 pytestmark = pytest.mark.browser
 IDS = [f"{category}-{i:02d}" for category in BLOBS for i in range(20)]
@@ -374,3 +374,26 @@ def test_an_opened_item_gets_the_salient_words_the_build_did_not_store(page, ser
     computed = api(server, f"/v1/items/{UNSTORED}/card")  # now kept by the server
     words = {w["word"] for s in computed["salient"] if s["space"] == "text" for w in s["words"]}
     assert words and set(marks.all_text_contents()) == words
+
+
+def test_behind_an_api_key_the_page_asks_once_and_draws_with_pictures(browser, map_bundle_root, request):
+    servers = serve(map_bundle_root, "server-with-key.log", "--api-key", "s3cret key", "--require-key-for-reads")
+    base = next(servers)
+    try:
+        assert httpx.get(f"{base}/v1/bundle").status_code == 401
+        pages = open_page(browser, base, request)
+        page = next(pages)
+        asked = []
+        page.page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept("s3cret key")))
+        page.open()
+        assert len(asked) == 1 and "API key" in asked[0]
+        # The browser logs the refused first request itself; nothing may fail after the key.
+        assert page.errors and all("401" in e for e in page.errors)
+        page.errors.clear()
+        assert page.map("drawnCount()") == 60
+        hover(page, "animals-03")
+        # The thumbnail is an <img>, which sends no header: it loads through the page's cookie.
+        assert page.page.locator("#card img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+        next(pages, None)
+    finally:
+        next(servers, None)

@@ -312,6 +312,21 @@ def test_reads_need_a_key_when_configured(at_first):
         assert GrpcClient(channel=channel, api_key=KEY).neighbours("animals-00").hits
 
 
+def test_the_web_maps_key_cookie_opens_reads_and_nothing_else(at_first):
+    from urllib.parse import quote
+
+    root, _, _ = at_first
+    with serving(root, api_keys=[KEY], require_key_for_reads=True) as (app, rest, channel):
+        cookie = {"Cookie": f"vitrina_key={quote(KEY)}"}
+        # What an <img> of the map fetches: no header can be set there, the page's cookie goes along.
+        assert rest.get("/v1/items/animals-00/image?size=64", headers=cookie).status_code == 200
+        assert rest.get("/v1/items/animals-00", headers=cookie).status_code == 200
+        assert rest.get("/v1/items/animals-00", headers={"Cookie": "vitrina_key=wrong"}).status_code == 401
+        # A cross-site form could send the cookie: it never authorises an admin call or a POST.
+        assert rest.post("/v1/admin/reload", json={}, headers=cookie).status_code == 401
+        assert rest.post("/v1/search/text", json={"query": "bird"}, headers=cookie).status_code == 401
+
+
 def test_require_key_for_reads_without_keys_is_refused_at_startup():
     with pytest.raises(ValueError, match="needs at least one API key"):
         Settings(require_key_for_reads=True)

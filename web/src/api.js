@@ -24,6 +24,9 @@ async function request(path, init = {}, retried = false) {
     const key = window.prompt('This server needs an API key to read. Key:');
     if (key) {
       sessionStorage.setItem(KEY, key.trim());
+      // Pictures load through <img>, which sends no headers: the server reads this cookie instead
+      // (for reads only). A session cookie for this origin alone, as the sessionStorage entry.
+      document.cookie = `vitrina_key=${encodeURIComponent(key.trim())}; path=/; SameSite=Strict`;
       return request(path, init, true);
     }
   }
