@@ -85,6 +85,16 @@ def _text_batches(items: Sequence[Item], encoder, batch_size: int):
         yield [it.id for it in batch], encoder.encode(texts), {}, len(batch)
 
 
+def _finished_chunks(store: ChunkStore, chunks: list[list[Item]]) -> dict[int, ChunkResult]:
+    """Chunks an interrupted build of the same key already encoded, by chunk number."""
+    results: dict[int, ChunkResult] = {}
+    for index, chunk in enumerate(chunks):
+        done = store.load(index, [it.id for it in chunk])
+        if done is not None:
+            results[index] = done
+    return results
+
+
 def embed_items(
     items: Sequence[Item],
     encoder,
@@ -98,11 +108,7 @@ def embed_items(
 ) -> EmbedResult:
     """Encode `items` (already filtered to the encoder's modality) chunk by chunk."""
     chunks = [list(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
-    results: dict[int, ChunkResult] = {}
-    for index, chunk in enumerate(chunks):
-        done = store.load(index, [it.id for it in chunk])
-        if done is not None:
-            results[index] = done
+    results = _finished_chunks(store, chunks)
     pending = [i for i in range(len(chunks)) if i not in results]
     reused = len(results)
     if reused:

@@ -75,18 +75,8 @@ def build_index(
     started = time.perf_counter()
     vectors = checks.matrix("vectors", vectors)
     n, dim = vectors.shape
-    if n == 0:
-        raise ValueError("vectors has no rows; an index needs at least one vector")
-    if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float)) or not 0 < target_recall <= 1:
-        raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
+    candidates = _candidates(n, dim, spec, target_recall)
     sample_size = checks.positive_int("sample_size", sample_size)
-    if spec is None:
-        candidates = get_optimal_index_specs(n, dim)
-    elif isinstance(spec, str) and spec.strip():
-        candidates = [spec] if spec == "Flat" else [spec, "Flat"]
-    else:
-        raise ValueError(f"spec must be a FAISS index_factory string such as 'HNSW32' or None, got {spec!r}")
-
     rng = np.random.default_rng(seed)
     probe: _Probe | None = None  # drawn once, and only if some candidate needs measuring
     rejected: list[dict] = []
@@ -118,6 +108,19 @@ def build_index(
         rejected.append({"factory": candidate, "recall_at_10": round(recall, 6), "reason": reason})
     # Flat ends every candidate list and always reaches any target <= 1.
     raise AssertionError(f"no candidate reached target_recall={target_recall}: {rejected}")
+
+
+def _candidates(n: int, dim: int, spec: str | None, target_recall: float) -> list[str]:
+    """The index specs to try in order: the given one then exact Flat, or the ranked choice."""
+    if n == 0:
+        raise ValueError("vectors has no rows; an index needs at least one vector")
+    if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float)) or not 0 < target_recall <= 1:
+        raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
+    if spec is None:
+        return get_optimal_index_specs(n, dim)
+    if isinstance(spec, str) and spec.strip():
+        return [spec] if spec == "Flat" else [spec, "Flat"]
+    raise ValueError(f"spec must be a FAISS index_factory string such as 'HNSW32' or None, got {spec!r}")
 
 
 class _Probe:

@@ -274,7 +274,6 @@ def build_space_maps(
     projections, clusterings = check_map_methods(projections, clusterings)
     check_map_update(update)
     ids = list(ids)
-    n = len(ids)
     report: dict[str, Any] = {"projections": {}, "clusterings": {}, "skipped": {}}
     if not projections:
         return report
@@ -282,6 +281,24 @@ def build_space_maps(
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     parent_map = ParentMap.read(parent[0], parent[1], space) if parent is not None else None
 
+    maps = _fit_projections(vectors, ids, paths, space, projections, parent_map, update, report)
+    if maps:  # labels live beside the coordinates
+        found = _fit_clusterings(vectors, texts, space, clusterings, report)
+        write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()},
+                                     {m: c.member_rank for m, c in found.items()}), paths.projections(space))
+        if found:
+            write_clusters(pa.concat_tables([clusters_table(c, ids) for c in found.values()]), paths.clusters(space))
+    else:
+        for method in clusterings:
+            report["skipped"].setdefault(method, "no projection of this space was made; labels are stored beside one")
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _fit_projections(vectors: np.ndarray, ids: list[str], paths: VersionPaths, space: str, projections: Sequence[str],
+                     parent_map: ParentMap | None, update: str, report: dict[str, Any]) -> dict[str, Projection]:
+    """Each method's map, placed into or aligned onto the parent's; its reducer saved when it has one."""
+    n = len(ids)
     maps: dict[str, Projection] = {}
     for method in projections:
         if n < _MIN_ITEMS[method]:
@@ -302,43 +319,41 @@ def build_space_maps(
         maps[method] = fitted
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         report["projections"][method] = entry
+    return maps
 
+
+def _fit_clusterings(vectors: np.ndarray, texts: Sequence[str | None], space: str, clusterings: Sequence[str],
+                     report: dict[str, Any]) -> dict[str, Clustering]:
+    """Each clustering method's labels, fitted on the vectors reduced for clustering."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    n = len(vectors)
     found: dict[str, Clustering] = {}
-    if maps and clusterings:
-        cluster_vectors = _reduced_for_clustering(vectors)
-        report["clustered_on"] = f"pca-{cluster_vectors.shape[1]}" if cluster_vectors is not vectors else "vectors"
-    if maps:  # labels live beside the coordinates
-        from sklearn.exceptions import ConvergenceWarning
-
-        for method in clusterings:
-            if n < _MIN_ITEMS[method]:
-                report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
-                continue
-            t0 = time.perf_counter()
-            try:
-                with warnings.catch_warnings():
-                    # k-means tries every k up to 40 when choosing one; on spaces with many exact
-                    # duplicates the larger k find fewer distinct clusters, and scikit-learn says
-                    # so once per k. The silhouette already rules those k out.
-                    warnings.filterwarnings("ignore", message="Number of distinct clusters", category=ConvergenceWarning)
-                    clustering = cluster_space(cluster_vectors, method, seed=SEED, texts=texts)
-            except InvalidFieldError as exc:
-                report["skipped"][method] = str(exc)
-                log.warning("clustering skipped", extra={"space": space, "method": method, "reason": str(exc)})
-                continue
-            found[method] = clustering
-            report["clusterings"][method] = {
-                "clusters": clustering.n_clusters,
-                "noise_fraction": clustering.noise_fraction,
-                "params": dict(clustering.params),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-        write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()},
-                                     {m: c.member_rank for m, c in found.items()}), paths.projections(space))
-        if found:
-            write_clusters(pa.concat_tables([clusters_table(c, ids) for c in found.values()]), paths.clusters(space))
-    else:
-        for method in clusterings:
-            report["skipped"].setdefault(method, "no projection of this space was made; labels are stored beside one")
-    report["seconds"] = round(time.perf_counter() - started, 3)
-    return report
+    if not clusterings:
+        return found
+    cluster_vectors = _reduced_for_clustering(vectors)
+    report["clustered_on"] = f"pca-{cluster_vectors.shape[1]}" if cluster_vectors is not vectors else "vectors"
+    for method in clusterings:
+        if n < _MIN_ITEMS[method]:
+            report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
+            continue
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                # k-means tries every k up to 40 when choosing one; on spaces with many exact
+                # duplicates the larger k find fewer distinct clusters, and scikit-learn says
+                # so once per k. The silhouette already rules those k out.
+                warnings.filterwarnings("ignore", message="Number of distinct clusters", category=ConvergenceWarning)
+                clustering = cluster_space(cluster_vectors, method, seed=SEED, texts=texts)
+        except InvalidFieldError as exc:
+            report["skipped"][method] = str(exc)
+            log.warning("clustering skipped", extra={"space": space, "method": method, "reason": str(exc)})
+            continue
+        found[method] = clustering
+        report["clusterings"][method] = {
+            "clusters": clustering.n_clusters,
+            "noise_fraction": clustering.noise_fraction,
+            "params": dict(clustering.params),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    return found
