@@ -56,7 +56,7 @@ bench: install
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/search.py
 
-# The generated code is checked in; tests/unit/test_grpc.py fails when it is stale.
+# The generated code is checked in; tests/unit/search_api/test_grpc.py fails when it is stale.
 proto: $(STAMP)
 	$(BIN)/python -m vitrina.search_api.grpc.codegen
 

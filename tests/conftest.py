@@ -91,7 +91,7 @@ TABLE_OPTIONS = dict(
 
 
 # UMAP JIT-compiles for ~30 s on first use and HDBSCAN is the slower clustering: test builds
-# map with PCA and k-means unless a test asks for more (see tests/unit/test_maps_umap.py).
+# map with PCA and k-means unless a test asks for more (see tests/unit/indexer/test_maps_umap.py).
 FAST_MAPS = dict(projections=("pca",), clusterings=("kmeans",))
 
 

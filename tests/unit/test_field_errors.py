@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeFactory
-from tests.unit.test_grpc import FakeContext
+from tests.unit.search_api.test_grpc import FakeContext
 from vitrina.schemas.errors import InvalidFieldError
 from vitrina.schemas import SchemaMismatchError
 from vitrina.schemas.bundle_layout import CollectionPaths

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.fakes import FakeFactory
-from tests.unit.test_service import (
+from tests.unit.search_api.test_service import (
     MISLABELLED_ID,
     NO_IMAGE_ID,
     ODD_IDS,

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.fakes import FakeFactory
-from tests.unit.test_rest import assert_error
+from tests.unit.search_api.test_rest import assert_error
 from vitrina.search_api import Settings, create_app
 from vitrina.search_api import metadata_columns
 from vitrina.search_api.metadata_columns import MetadataColumns

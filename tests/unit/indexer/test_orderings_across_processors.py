@@ -22,7 +22,7 @@ import pytest
 
 from tests.fakes import FakeImageEncoder, FakeTextEncoder
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The environment each run starts from: the machine's own choice of kernel and threads.
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 VARIANTS = {

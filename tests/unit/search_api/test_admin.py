@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import build_tiny_bundle, catalogue_without
 from tests.fakes import FakeFactory
-from tests.unit.test_service import png_bytes
+from tests.unit.search_api.test_service import png_bytes
 from vitrina.schemas.bundle_layout import CollectionPaths, write_atomic
 from vitrina.search_api import Settings, create_app
 from vitrina.search_api.client import GrpcClient, RestClient

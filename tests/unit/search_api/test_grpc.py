@@ -15,8 +15,8 @@ import pytest
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.unit.test_rest import UPLOAD_LIMIT, make_client
-from tests.unit.test_service import png_bytes
+from tests.unit.search_api.test_rest import UPLOAD_LIMIT, make_client
+from tests.unit.search_api.test_service import png_bytes
 from vitrina.search_api import BundleHolder, SearchService, Settings
 from vitrina.search_api.client import GrpcClient, RestClient
 from vitrina.search_api.errors import BadImage, InvalidArgument, NotFound, PayloadTooLarge, UnsupportedMedia

@@ -119,7 +119,7 @@ def test_build_report_counts_neighbours_and_outliers(tiny_bundle):
 
 
 def test_planted_mislabel_is_in_the_report_of_every_space(tmp_path, tiny_catalogue):
-    from tests.unit.test_service import MISLABELLED_ID, build_mislabelled_bundle
+    from tests.unit.search_api.test_service import MISLABELLED_ID, build_mislabelled_bundle
 
     bundle = open_bundle(build_mislabelled_bundle(tmp_path, tiny_catalogue))
     report = json.loads(bundle.paths.build_report.read_text())

@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.unit import _tiny_models as tiny
-from tests.unit.test_fashion_mnist import write_tiny_fashion_mnist
+from tests.unit.training.test_fashion_mnist import write_tiny_fashion_mnist
 from vitrina.schemas import ITEMS_SCHEMA
 from vitrina.training.augment import IDENTITY, AugmentOp
 from vitrina.training.backbone_ckpt import CKPT_FILE, build_preprocess, load_backbone_encoder, preprocess_override, save_backbone_checkpoint
