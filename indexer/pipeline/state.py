@@ -13,8 +13,8 @@ from vitrina.indexer.timing import StageTimer
 from vitrina.schemas import Modality, SpaceManifest
 from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths
 
-if TYPE_CHECKING:  # the options and requests are defined beside build_bundle, which imports this
-    from vitrina.indexer.build import BuildOptions, SpaceRequest
+if TYPE_CHECKING:
+    from vitrina.indexer.build_options import BuildOptions, SpaceRequest
 
 
 @dataclass
@@ -25,10 +25,9 @@ class SpaceState:
     indexed: Modality
     encoder: Any
     candidates: list[Item]  # the items this space can embed
-    # Set by `embed`: the space's rows in id order, and how each vector was obtained.
+    # Set by `embed`: the space's rows in id order and their vectors.
     ids: list[str] = field(default_factory=list)
     vectors: np.ndarray | None = None
-    counts: dict[str, int] = field(default_factory=dict)
     # Set by `index`.
     index: Any = None
     index_info: Any = None
@@ -58,7 +57,7 @@ class BuildState:
     encoders: dict[str, dict[Modality, Any]] = field(default_factory=dict)
     key: str = ""
     staging: VersionPaths | None = None
-    # Shared by the per-space stages.
+    # Shared by the per-space stages: vectors to reuse, the parent's word attributions.
     pool: VectorPool = field(default_factory=VectorPool)
     previous_attributions: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
