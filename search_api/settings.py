@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vitrina.training.images import DEFAULT_MAX_PIXELS
+
 ENV_PREFIX = "VITRINA_"
 MiB = 1 << 20
 
@@ -36,7 +38,7 @@ class Settings(BaseModel):
     cluster_cache_entries: int = Field(default=64, ge=0, description="Clusters whose member order is kept between pages")
     max_query_chars: int = Field(default=1000, ge=1)
     max_upload_bytes: int = Field(default=10 * MiB, ge=1, description="Largest image upload")
-    max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard for images")
+    max_image_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, description="Decompression-bomb guard for images")
 
     thumbnail_min: int = Field(default=16, ge=1)
     thumbnail_max: int = Field(default=1024, ge=1)

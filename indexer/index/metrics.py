@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vitrina.indexer import checks
+
 __all__ = ["recall_at_k"]
 
 
@@ -23,8 +25,7 @@ def recall_at_k(approx_rows: np.ndarray, exact_rows: np.ndarray, k: int) -> floa
             f"approx_rows and exact_rows must be 2-D with the same number of queries, "
             f"got {approx.shape} and {exact.shape}"
         )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = checks.positive_int("k", k)
     if approx.shape[1] < k or exact.shape[1] < k:
         raise ValueError(f"k={k} exceeds the columns given ({approx.shape[1]}, {exact.shape[1]}); lower k")
     approx, exact = approx[:, :k], exact[:, :k]
