@@ -104,11 +104,13 @@ class MapOperations:
         salient = []
         digest = text_sha256(record.text) if record.text else None
         for name, space in bundle.spaces.items():
-            stored = bundle.text_attribution(name, record.id) or self._card_words.get((bundle.version, name, record.id))
-            # A row for another text (the catalogue changed since) would highlight the wrong spans.
-            if (stored is None or stored["text_sha256"] != digest) and compute and digest is not None:
+            # A row for another text (the catalogue changed since) would highlight the wrong spans,
+            # so a stale stored row gives way to one computed for this text.
+            rows = (bundle.text_attribution(name, record.id), self._card_words.get((bundle.version, name, record.id)))
+            stored = next((row for row in rows if row is not None and row["text_sha256"] == digest), None)
+            if stored is None and compute and digest is not None:
                 stored = self._attribute_now(bundle, space, record)
-            if stored is None or stored["text_sha256"] != digest:
+            if stored is None:
                 continue
             ranked = salient_words(stored["words"])[:words]
             strongest = abs(ranked[0]["normalised"]) if ranked else 1.0

@@ -172,6 +172,22 @@ def test_card_computes_the_words_the_build_did_not_store(model_client, tiny_mode
     assert model_client.get("/v1/items/plants-06/card?words=3").json()["salient"] == card["salient"]
 
 
+def test_a_computed_card_replaces_words_stored_for_another_text(model_client, monkeypatch):
+    from vitrina.indexer.bundle.reader import Bundle
+
+    real = Bundle.text_attribution
+
+    def stale(self, space, item_id):
+        row = real(self, space, item_id)
+        return row and {**row, "text_sha256": "0" * 64}
+
+    monkeypatch.setattr(Bundle, "text_attribution", stale)
+    computed = model_client.get("/v1/items/vehicles-11/card?compute=true").json()["salient"]
+    assert [s["space"] for s in computed] == ["text"]
+    # The stale stored row does not hide the computed one from the hover cards that follow.
+    assert model_client.get("/v1/items/vehicles-11/card").json()["salient"] == computed
+
+
 def test_card_errors(client):
     assert_error(client.get("/v1/items/nope/card"), 404, "not_found")
     assert_error(client.get("/v1/items/animals-00/card?words=0"), 422, "invalid_argument", "words")
