@@ -19,20 +19,14 @@ encoder's embeddings (alpha picked on the validation part).
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-from tqdm.auto import tqdm
 
 from vitrina.schemas import Modality
 from vitrina.training.checkpoint import TowerRecord, save_joint_checkpoint
@@ -40,8 +34,8 @@ from vitrina.training.data.paired_features import PairedFeatures, Split, build_p
 from vitrina.training.recipes.align_scores import PRIMARY, evaluate_pairs, primary_score, ridge_baseline
 from vitrina.training.encoders.base import Encoder
 from vitrina.training.features import current_version_dir, load_frozen_features, read_items
-from vitrina.training.heads import HEAD_KINDS, HeadConfig, create_head
-from vitrina.training.losses import ClipLoss
+from vitrina.training.heads import HEAD_KINDS
+from vitrina.training.recipes.align_task import FittedHeads, fit_heads
 from vitrina.schemas.errors import FieldError
 
 log = logging.getLogger("vitrina.training.align")
@@ -91,128 +85,6 @@ class AlignConfig:
             raise AlignConfigError("duplicate_threshold", f"must be in (0, 1], got {self.duplicate_threshold}")
         if not self.ks or min(self.ks) <= 0:
             raise AlignConfigError("ks", f"give positive cut-offs, got {list(self.ks)}")
-
-
-# ---------------------------------------------------------------- task and training loop
-
-
-class AlignTask(nn.Module):
-    """Owns both heads and the loss; the loop below knows nothing else about the model."""
-
-    def __init__(self, image_head: HeadConfig, text_head: HeadConfig, init_temperature: float):
-        super().__init__()
-        self.image_config, self.text_config = image_head, text_head
-        self.image_head = create_head(image_head)
-        self.text_head = create_head(text_head)
-        self.loss = ClipLoss(init_temperature=init_temperature)
-
-    def embed_image(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.image_head(features), dim=-1)
-
-    def embed_text(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.text_head(features), dim=-1)
-
-    def training_forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        loss = self.loss(self.embed_image(image), self.embed_text(text))
-        return {"clip": loss}, {"pairs": float(len(image)), "temperature": self.loss.temperature}
-
-    @torch.no_grad()
-    def embed(self, pairs: PairedFeatures) -> tuple[np.ndarray, np.ndarray]:
-        was_training = self.training
-        self.eval()
-        image = self.embed_image(torch.from_numpy(pairs.image)).numpy()
-        text = self.embed_text(torch.from_numpy(pairs.text)).numpy()
-        self.train(was_training)
-        return image, text
-
-
-@dataclass
-class FittedHeads:
-    kind: str
-    task: AlignTask
-    best_epoch: int
-    best_validation: float
-    epochs_run: int
-    seconds_per_epoch: float
-    samples_per_second: float
-    history: list[dict[str, float]]
-
-
-def fit_heads(train: PairedFeatures, validation: PairedFeatures, kind: str, config: AlignConfig, seed: int) -> FittedHeads:
-    """Train one head kind; returns the weights of the best validation epoch."""
-    torch.manual_seed(seed)
-    task = AlignTask(
-        HeadConfig(train.image.shape[1], config.dim, kind, config.hidden_dim, config.dropout),
-        HeadConfig(train.text.shape[1], config.dim, kind, config.hidden_dim, config.dropout),
-        config.init_temperature,
-    )
-    optimizer = torch.optim.AdamW(_parameter_groups(task, config.weight_decay), lr=config.lr)
-    batches_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
-    scheduler = _cosine_with_warmup(optimizer, warmup_steps=batches_per_epoch, total_steps=config.epochs * batches_per_epoch)
-    image, text = torch.from_numpy(train.image), torch.from_numpy(train.text)
-    best_score, best_state, best_epoch, stale = -1.0, copy.deepcopy(task.state_dict()), 0, 0
-    history: list[dict[str, float]] = []
-    train_seconds = 0.0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"align {kind} seed {seed}", unit="epoch",
-               disable=not log.isEnabledFor(logging.INFO))
-    for epoch in bar:
-        start = time.perf_counter()
-        task.train()
-        order = np.random.default_rng([seed, epoch]).permutation(len(train))
-        total, steps = 0.0, 0
-        for begin in range(0, len(order), config.batch_size):
-            rows = torch.from_numpy(order[begin:begin + config.batch_size])
-            if len(rows) < 2:  # a lone pair has no negatives
-                continue
-            losses, _ = task.training_forward(image[rows], text[rows])
-            loss = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total, steps = total + loss.item(), steps + 1
-        seconds = time.perf_counter() - start
-        train_seconds += seconds
-        score = primary_score(evaluate_pairs(*task.embed(validation), validation, config.ks))
-        record = {"epoch": epoch, "loss": total / max(steps, 1), "validation_recall@10": score, "seconds": seconds,
-                  "lr": scheduler.get_last_lr()[0], "temperature": task.loss.temperature}
-        history.append(record)
-        if score > best_score:
-            best_score, best_state, best_epoch, stale = score, copy.deepcopy(task.state_dict()), epoch, 0
-        else:
-            stale += 1
-        bar.set_postfix(loss=f"{record['loss']:.3f}", val_r10=f"{score:.3f}")
-        if epoch % config.log_every == 0 or stale >= config.patience or epoch == config.epochs:
-            log.info("align epoch", extra={"head": kind, "seed": seed, **{k: round(v, 5) for k, v in record.items()},
-                                           "samples_per_s": round(len(train) / max(seconds, 1e-9), 1)})
-        if stale >= config.patience:
-            break
-    bar.close()
-    task.load_state_dict(best_state)
-    task.eval()
-    epochs_run = len(history)
-    return FittedHeads(kind, task, best_epoch, best_score, epochs_run, train_seconds / epochs_run,
-                       epochs_run * len(train) / max(train_seconds, 1e-9), history)
-
-
-def _parameter_groups(task: AlignTask, weight_decay: float) -> list[dict[str, Any]]:
-    # As in CLIP: no decay on biases and the temperature, which have no scale to shrink.
-    decay, no_decay = [], []
-    for name, parameter in task.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        (no_decay if parameter.ndim < 2 or name.endswith("logit_scale") else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # ---------------------------------------------------------------- one seed, many seeds

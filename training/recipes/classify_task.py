@@ -1,24 +1,23 @@
-"""Multi-head classification on a staged backbone, and the training loop with early stopping.
+"""Multi-head classification on a staged backbone, as a task for `training/loop.py`.
 
 One task object owns the model and the loss (`training_forward(batch) ->
-(losses, report)`); the loop in `fit` knows nothing about heads or
-backbones. Inputs are frozen-prefix outputs (see `prefix_cache.py`), so the
-loop runs only the trainable suffix and the heads.
+(losses, report)`); the loop knows nothing about heads or backbones.
+Inputs are frozen-prefix outputs (see `prefix_cache.py`), so the loop runs
+only the trainable suffix and the heads.
 """
 from __future__ import annotations
 
 import copy
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from vitrina.training.loop import LoopConfig, run_loop
 from vitrina.training.recipes.staged import StagedBackbone
 
 logger = logging.getLogger(__name__)
@@ -217,6 +216,42 @@ def validation_record(task: ClassifyTask, val_x: np.ndarray, val_labels: dict[st
     return {"val_loss": losses["loss"], "val_balanced_accuracy": balanced, "score": score}
 
 
+class ClassifyTraining:
+    """The loop's view of one seed: shuffled sample rows in, the monitored validation value out."""
+
+    def __init__(self, task: ClassifyTask, train_x: np.ndarray, train_labels: dict[str, np.ndarray], val_x: np.ndarray,
+                 val_labels: dict[str, np.ndarray], config: FitConfig, seed: int):
+        self.task, self.config = task, config
+        self.train_x, self.train_labels, self.val_x, self.val_labels = train_x, train_labels, val_x, val_labels
+        # One generator for the whole fit: each epoch draws the next permutation of it.
+        self.generator = torch.Generator().manual_seed(seed)
+        self.device = _device(task.model)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        order = torch.randperm(len(self.train_x), generator=self.generator).numpy()
+        size = self.config.batch_size
+        return [order[start:start + size] for start in range(0, len(order), size)]
+
+    def training_forward(self, rows: np.ndarray) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        losses, report = self.task.training_forward(_batch(self.train_x, self.train_labels, rows, self.device))
+        return {"loss": losses["loss"]}, report
+
+    def set_training(self, training: bool) -> None:
+        self.task.model.set_mode(training, self.config.freeze_bn)
+
+    def evaluate(self) -> dict[str, float]:
+        return validation_record(self.task, self.val_x, self.val_labels, self.config.monitor)
+
+    def trainable_parameters(self):
+        return (p for p in self.task.model.parameters() if p.requires_grad)
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy(self.task.model.state_dict())
+
+    def restore(self, snapshot: dict) -> None:
+        self.task.model.load_state_dict(snapshot)
+
+
 def fit(
     task: ClassifyTask,
     train_x: np.ndarray,
@@ -228,66 +263,13 @@ def fit(
 ) -> FitResult:
     """Adam with weight decay; early stopping on the monitored validation value; the best epoch's weights are restored."""
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    training = ClassifyTraining(task, train_x, train_labels, val_x, val_labels, config, seed)
     optimizer = torch.optim.Adam(task.model.parameter_groups(config.lr, config.backbone_lr), weight_decay=config.weight_decay)
     # Epoch 0 is the starting point: if no epoch beats it, the initial model is kept.
-    initial = validation_record(task, val_x, val_labels, config.monitor)
-    result = FitResult(epochs=0, best_epoch=0, best_score=initial["score"])
-    result.history.append({"epoch": 0, "train_loss": None, **initial, "seconds": 0.0, "samples_per_s": None})
-    logger.info("starting point", extra={"epoch": 0, **{k: round(v, 4) for k, v in initial.items()}})
-    best_state = copy.deepcopy(task.model.state_dict())
-    stale = 0
-    device = _device(task.model)
-    steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
-    for epoch in range(1, config.max_epochs + 1):
-        task.model.set_mode(True, config.freeze_bn)
-        order = torch.randperm(len(train_x), generator=generator).numpy()
-        started = time.perf_counter()
-        data_time = step_time = 0.0
-        running = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", unit="batch", disable=not config.progress, leave=False)
-        for step in bar:
-            t0 = time.perf_counter()
-            batch = _batch(train_x, train_labels, order[step * config.batch_size : (step + 1) * config.batch_size], device)
-            t1 = time.perf_counter()
-            losses, report = task.training_forward(batch)
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optimizer.step()
-            t2 = time.perf_counter()
-            data_time += t1 - t0
-            step_time += t2 - t1
-            running += float(losses["loss"].detach()) * report["samples"]
-            if (step + 1) % config.log_every == 0:
-                done = min((step + 1) * config.batch_size, len(train_x))
-                logger.info(
-                    "training",
-                    extra={
-                        "epoch": epoch, "step": step + 1, "loss": round(float(losses["loss"].detach()), 4),
-                        "samples_per_s": round(done / (data_time + step_time), 1),
-                        "data_s": round(data_time, 2), "step_s": round(step_time, 2),
-                        "lr": optimizer.param_groups[0]["lr"],
-                    },
-                )
-        bar.close()
-        seconds = time.perf_counter() - started
-        validation = validation_record(task, val_x, val_labels, config.monitor)
-        result.epochs = epoch
-        result.seconds_per_epoch.append(seconds)
-        record = {"epoch": epoch, "train_loss": running / max(1, len(train_x)), **validation, "seconds": seconds,
-                  "samples_per_s": len(train_x) / seconds if seconds > 0 else None}
-        result.history.append(record)
-        logger.info("epoch done", extra={k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()})
-        if validation["score"] < result.best_score - config.tolerance:
-            result.best_score = validation["score"]
-            result.best_epoch = epoch
-            best_state = copy.deepcopy(task.model.state_dict())
-            stale = 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    task.model.load_state_dict(best_state)
-    total_seconds = sum(result.seconds_per_epoch)
-    result.samples_per_s = len(train_x) * result.epochs / total_seconds if total_seconds > 0 else 0.0
-    return result
+    loop = LoopConfig(max_epochs=config.max_epochs, monitor="score", greater_is_better=False, min_delta=config.tolerance,
+                      patience=config.patience, log_steps=config.log_every,
+                      progress=config.progress, name="classify")
+    result = run_loop(training, optimizer, loop, start=training.evaluate())
+    return FitResult(epochs=result.epochs, best_epoch=int(result.best_epoch), best_score=float(result.best["score"]),
+                     seconds_per_epoch=list(result.epoch_seconds), samples_per_s=result.samples_per_second,
+                     history=result.history)

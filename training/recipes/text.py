@@ -20,16 +20,15 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from vitrina.training.data.text_views import ItemViews
+from vitrina.training.loop import LoopConfig, module_snapshot, restore_snapshot, run_loop, warmup_schedule
 from vitrina.training.metrics.evaluator import Evaluator
 from vitrina.training.metrics.sts import StsEvaluator, build_sts_set
 from vitrina.training.recipes.text_model import MeanPooledTextModel
@@ -164,43 +163,32 @@ def create_text_task(config: TextTrainConfig, model: MeanPooledTextModel, train:
     return task
 
 
-def _linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup = int(total_steps * warmup_ratio)
+class TextTraining:
+    """The loop's view of a text task: its batches and loss, the dev STS evaluation, the trainable weights."""
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+    def __init__(self, task: TextTask, dev: Evaluator):
+        self.task, self.dev, self.model = task, dev, task.model
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def batches(self, epoch: int) -> list:
+        return self.task.batches(epoch)
 
+    def training_forward(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        return self.task.training_forward(batch)
 
-class _EarlyStopping:
-    """Keeps the best trainable weights (by the evaluator's primary metric) in memory."""
+    def set_training(self, training: bool) -> None:
+        self.model.train(training)
 
-    def __init__(self, evaluator: Evaluator, model: MeanPooledTextModel, patience: int, min_delta: float):
-        self.evaluator, self.model = evaluator, model
-        self.patience, self.min_delta = patience, min_delta
-        self.best: float | None = None
-        self.best_at: dict[str, Any] = {}
-        self.bad = 0
-        self._weights: dict[str, torch.Tensor] = {}
+    def evaluate(self) -> dict[str, float]:
+        return self.dev(self.model)
 
-    def update(self, score: float, epoch: float, step: int) -> bool:
-        """Record an evaluation; True when training should stop."""
-        if self.evaluator.is_improvement(score, self.best, self.min_delta):
-            self.best, self.bad = score, 0
-            self.best_at = {"epoch": epoch, "step": step, self.evaluator.primary_key: score}
-            self._weights = {n: p.detach().clone() for n, p in self.model.model.named_parameters() if p.requires_grad}
-            return False
-        self.bad += 1
-        return self.bad >= self.patience
+    def trainable_parameters(self):
+        return self.model.trainable_parameters()
 
-    def restore(self) -> None:
-        with torch.no_grad():
-            params = dict(self.model.model.named_parameters())
-            for name, value in self._weights.items():
-                params[name].copy_(value)
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return module_snapshot(self.model.model, trainable_only=True)
+
+    def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
+        restore_snapshot(self.model.model, snapshot)
 
 
 def _environment() -> dict[str, str]:
@@ -230,86 +218,32 @@ def train_text(
     log.info("text recipe", extra={"method": config.method, "split": split.sizes(), "trainable_parameters": trainable})
 
     baseline = {**dev(model), **test(model)}
-    stopper = _EarlyStopping(dev, model, config.patience, config.min_delta)
-    stopper.update(baseline[dev.primary_key], epoch=0, step=0)
-    history: list[dict[str, Any]] = [{"epoch": 0, "step": 0, **baseline}]
-
+    training = TextTraining(task, dev)
     steps_per_epoch = len(task.batches(0))
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = _linear_schedule(optimizer, steps_per_epoch * config.epochs, config.warmup_ratio)
-    show = progress and log.isEnabledFor(logging.INFO)
-    step, stop, epoch_seconds, texts_seen, train_seconds = 0, False, [], 0, 0.0
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        batches = task.batches(epoch)
-        epoch_start, window = time.perf_counter(), {"loss": 0.0, "steps": 0, "texts": 0, "data_s": 0.0, "step_s": 0.0}
-        epoch_loss, epoch_steps = 0.0, 0
-        bar = tqdm(batches, desc=f"{config.method} epoch {epoch}", unit="batch", disable=not show)
-        ready = time.perf_counter()
-        for batch in bar:
-            started = time.perf_counter()
-            losses, report = task.training_forward(batch)
-            total = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            done = time.perf_counter()
-            window["loss"] += float(total.detach())
-            epoch_loss, epoch_steps = epoch_loss + float(total.detach()), epoch_steps + 1
-            window["steps"] += 1
-            window["texts"] += report["texts"]
-            window["data_s"] += started - ready
-            window["step_s"] += done - started
-            ready = done
-            if step % config.log_every == 0:
-                busy = window["data_s"] + window["step_s"]
-                log.info("train", extra={
-                    "epoch": epoch, "step": step, "loss": round(window["loss"] / window["steps"], 4),
-                    "lr": scheduler.get_last_lr()[0], "samples_per_s": round(window["texts"] / max(busy, 1e-9), 1),
-                    "data_s": round(window["data_s"], 3), "step_s": round(window["step_s"], 3)})
-                bar.set_postfix(loss=round(window["loss"] / window["steps"], 4))
-                texts_seen += window["texts"]
-                window = {"loss": 0.0, "steps": 0, "texts": 0, "data_s": 0.0, "step_s": 0.0}
-            if config.eval_steps and step % config.eval_steps == 0 and step % steps_per_epoch:
-                paused = time.perf_counter()
-                scores = dev(model)
-                history.append({"epoch": round(epoch - 1 + (step % steps_per_epoch) / steps_per_epoch, 3), "step": step, **scores})
-                stop = stopper.update(scores[dev.primary_key], history[-1]["epoch"], step)
-                model.train()
-                epoch_start += time.perf_counter() - paused  # evaluation is not training time
-                ready = time.perf_counter()
-                if stop:
-                    break
-        texts_seen += window["texts"]
-        epoch_seconds.append(round(time.perf_counter() - epoch_start, 2))
-        train_seconds += epoch_seconds[-1]
-        if stop:
-            break
-        scores = dev(model)
-        history.append({"epoch": epoch, "step": step, **scores, "epoch_seconds": epoch_seconds[-1],
-                        "train_loss": epoch_loss / max(epoch_steps, 1)})
-        if stopper.update(scores[dev.primary_key], epoch, step):
-            stop = True
-            break
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = warmup_schedule(optimizer, int(total_steps * config.warmup_ratio), total_steps, decay="linear")
+    loop = LoopConfig(max_epochs=config.epochs, monitor=dev.primary_key, greater_is_better=dev.greater_is_better,
+                      min_delta=config.min_delta, patience=config.patience, eval_steps=config.eval_steps,
+                      grad_clip=config.grad_clip, log_steps=config.log_every, restore_best=False, progress=progress,
+                      name=config.method)
+    run = run_loop(training, optimizer, loop, scheduler, start=baseline)
     # What training itself led to, whether or not early stopping keeps it.
-    last = test(model) if stopper.best_at.get("step") != step else {}
-    stopper.restore()
-    final = baseline if stopper.best_at.get("step") == 0 else {**dev(model), **test(model)}
+    last = {} if run.ended_on_best else test(model)
+    training.restore(run.best_snapshot)
+    final = baseline if run.best["step"] == 0 else {**dev(model), **test(model)}
     last = last or {k: v for k, v in final.items() if k.startswith("test_")}
     spec = model.save(output_dir) if output_dir is not None else None
     result = TextTrainResult(
         config=asdict(config), spec=spec, split=split.sizes(),
         sts_sets={"dev": dev_set.describe(), "test": test_set.describe()},
-        baseline=baseline, test=final, best=stopper.best_at, history=history, epoch_seconds=epoch_seconds,
-        steps_per_epoch=steps_per_epoch, seconds_per_epoch=round(train_seconds / max(step, 1) * steps_per_epoch, 2),
-        test_last=last, samples_per_second=round(texts_seen / max(train_seconds, 1e-9), 1), trainable_parameters=trainable,
-        stopped_early=stop, environment=_environment(),
+        baseline=baseline, test=final, best={k: run.best[k] for k in ("epoch", "step", dev.primary_key)},
+        history=run.history, epoch_seconds=run.epoch_seconds, steps_per_epoch=steps_per_epoch,
+        seconds_per_epoch=round(run.train_seconds / max(run.steps, 1) * steps_per_epoch, 2), test_last=last,
+        samples_per_second=round(run.samples_per_second, 1), trainable_parameters=trainable,
+        stopped_early=run.stopped_early, environment=_environment(),
     )
     if output_dir is not None:
         (Path(output_dir) / RESULT_FILE).write_text(result.to_json() + "\n")
-    log.info("text recipe finished", extra={"best": stopper.best_at, test.primary_key: final[test.primary_key], "spec": spec})
+    log.info("text recipe finished", extra={"best": result.best, test.primary_key: final[test.primary_key], "spec": spec})
     return result

@@ -67,7 +67,7 @@ class SimCseTask:
         n = len(batch)
         embeddings = self.model(batch + batch)
         loss = self.loss(embeddings[:n], embeddings[n:])
-        return {"loss": loss}, {"texts": 2 * n}
+        return {"loss": loss}, {"samples": 2 * n}
 
 
 @dataclass(frozen=True)
@@ -125,4 +125,4 @@ class InfoNceTask:
         anchors, positives = embeddings[:n], embeddings[n:2 * n]
         negatives = embeddings[2 * n:].reshape(n, k, -1)
         loss = self.loss(anchors, positives, negatives)
-        return {"loss": loss}, {"texts": len(texts)}
+        return {"loss": loss}, {"samples": len(texts)}

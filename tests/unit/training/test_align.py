@@ -11,13 +11,8 @@ from vitrina.training.checkpoint import load_joint_checkpoint, read_heldout_ids
 from vitrina.training.encoders.ckpt import create_ckpt_encoder
 from vitrina.training.features import current_version_dir, load_frozen_features, read_items
 from vitrina.training.data.paired_features import build_pairs, duplicate_groups, split_by_picture
-from vitrina.training.recipes.align import (
-    AlignConfig,
-    AlignConfigError,
-    AlignTask,
-    fit_heads,
-    train_align,
-)
+from vitrina.training.recipes.align import AlignConfig, AlignConfigError, train_align
+from vitrina.training.recipes.align_task import AlignTask, fit_heads
 from vitrina.training.recipes.align_scores import evaluate_pairs, primary_score, ridge_baseline
 
 @pytest.fixture(autouse=True)
@@ -53,7 +48,7 @@ def test_toy_training_lowers_loss_and_raises_recall():
     untrained = AlignTask(*_head_configs(pairs, config), config.init_temperature)
     before = primary_score(evaluate_pairs(*untrained.embed(validation), validation, (1, 10)))
     fitted = fit_heads(train, validation, "linear", config, seed=0)
-    losses = [h["loss"] for h in fitted.history]
+    losses = [h["train_loss"] for h in fitted.history]
     assert losses[-1] < 0.5 * losses[0]
     assert fitted.best_validation > before + 0.2
     # The returned task holds the best epoch's weights.
@@ -68,7 +63,7 @@ def test_training_is_deterministic_given_the_seed():
     train, validation = pairs.subset(split.train), pairs.subset(split.validation)
     one = fit_heads(train, validation, "mlp", config, seed=3)
     two = fit_heads(train, validation, "mlp", config, seed=3)
-    assert [h["loss"] for h in one.history] == [h["loss"] for h in two.history]
+    assert [h["train_loss"] for h in one.history] == [h["train_loss"] for h in two.history]
     for a, b in zip(one.task.state_dict().values(), two.task.state_dict().values()):
         assert torch.equal(a, b)
 

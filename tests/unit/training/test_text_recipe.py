@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from tests.unit._tiny_models import save_tiny_bert
 from vitrina.training.data.text_views import ItemViews
+from vitrina.training.loop import TIMING_KEYS
 from vitrina.training.recipes.text import TextRecipeError, TextTrainConfig, split_items, train_text
 from vitrina.training.recipes.text_model import MeanPooledTextModel, TextModelError
 from vitrina.training.recipes.text_tasks import InfoNceTask, SimCseTask, unique_sentences
@@ -78,7 +79,7 @@ def test_runs_with_the_same_seed_are_identical(tiny_bert):
     config = _config(tiny_bert, method="infonce", epochs=1, seed=3)
     first = train_text(toy_items(), config, progress=False)
     second = train_text(toy_items(), config, progress=False)
-    strip = lambda history: [{k: v for k, v in h.items() if k != "epoch_seconds"} for h in history]  # noqa: E731
+    strip = lambda history: [{k: v for k, v in h.items() if k not in TIMING_KEYS} for h in history]  # noqa: E731
     assert strip(first.history) == strip(second.history)
 
 
