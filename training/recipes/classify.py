@@ -38,8 +38,8 @@ from vitrina.training.rebalance import (
     plan_rebalance,
     select_classes,
 )
-from vitrina.training.recipes.classify_metrics import classification_metrics, neighbour_precision, summarise_runs
-from vitrina.training.recipes.classify_task import ClassifyTask, FitConfig, HeadSpec, MultiHeadClassifier, evaluate, fit
+from vitrina.training.recipes.classify_metrics import classification_metrics, classify_report, neighbour_precision
+from vitrina.training.recipes.classify_task import ClassifyTask, FitConfig, FitResult, HeadSpec, MultiHeadClassifier, evaluate, fit
 from vitrina.training.recipes.linear_probe import fit_linear_probe
 from vitrina.training.recipes.prefix_cache import FeatureCache, SampleRef, materialise_prefix
 from vitrina.training.recipes.staged import StagedBackbone, stage_encoder
@@ -180,6 +180,156 @@ def _check_dataset(dataset: LabelledImages, heads: tuple[HeadSpec, ...], role: s
             raise ClassifyConfigError("heads", f"{role} set: {exc}") from None
 
 
+@dataclass
+class _Inputs:
+    """What every seed shares: kept classes per head, frozen-prefix tensors, labels and pretrained features."""
+
+    heads: dict[str, _HeadLabels]
+    plans: dict[int, Any]
+    fit_rows: np.ndarray
+    index: _SampleIndex
+    seed_samples: dict[int, np.ndarray]
+    val_samples: np.ndarray
+    train_x: np.ndarray
+    train_valid: np.ndarray
+    train_head: dict[str, np.ndarray]
+    test_x: np.ndarray
+    test_codes: dict[str, np.ndarray]
+    test_head: dict[str, np.ndarray]
+    prefix_seconds: float
+
+    @property
+    def val_labels(self) -> dict[str, np.ndarray]:
+        return {name: y[self.val_samples] for name, y in self.train_head.items()}
+
+    def seed_rows(self, seed: int) -> np.ndarray:
+        samples = self.seed_samples[seed]
+        return samples[self.train_valid[samples]]
+
+
+def _plan_heads(train_set: LabelledImages, config: ClassifyConfig) -> tuple[np.ndarray, np.ndarray, dict, dict[str, _HeadLabels]]:
+    """(validation rows, fit rows, rebalance plan per seed, kept classes per head)."""
+    primary = config.primary
+    # Validation groups are carved out per primary class, so early stopping sees every class.
+    val_rows, fit_rows = group_stratified_split(train_set.codes(primary), train_set.groups, [config.val_fraction], config.split_seed)
+    fit_primary = train_set.codes(primary)[fit_rows]
+    plans = {seed: plan_rebalance(fit_primary, config.rebalance, seed) for seed in config.seeds}
+    heads = {primary: _HeadLabels(primary, plans[config.seeds[0]].kept_classes, train_set.attribute(primary).classes)}
+    for head in config.heads[1:]:
+        counts = class_counts(train_set.codes(head.attribute)[fit_rows])
+        kept = select_classes(counts, config.rebalance.min_count, config.rebalance.min_quantile)
+        heads[head.attribute] = _HeadLabels(head.attribute, kept, train_set.attribute(head.attribute).classes)
+    for name, labels in heads.items():
+        if len(labels.kept) < 2:
+            raise ClassifyConfigError("heads", f"attribute {name!r} keeps {len(labels.kept)} class(es) after rebalancing; need 2+")
+    return val_rows, fit_rows, plans, heads
+
+
+def _prepare_inputs(train_set: LabelledImages, test_set: LabelledImages, config: ClassifyConfig, encoder: TorchImageEncoder,
+                    backbone: StagedBackbone, n_frozen: int, preprocess: Any) -> _Inputs:
+    val_rows, fit_rows, plans, heads = _plan_heads(train_set, config)
+    # Every sample any seed trains on, plus validation: one frozen-prefix pass for all of them.
+    index = _SampleIndex()
+    seed_samples: dict[int, np.ndarray] = {}
+    for seed, plan in plans.items():
+        seed_samples[seed] = np.array([
+            index.add(int(row), IDENTITY if copy == 0 else draw_augment(config.augment_seed, train_set.ids[row], int(copy), config.augment))
+            for row, copy in zip(fit_rows[plan.rows], plan.copies)
+        ], dtype=np.int64)
+    val_samples = np.array([index.add(int(row), IDENTITY) for row in val_rows], dtype=np.int64)
+    cache = FeatureCache(config.cache_dir, {
+        "encoder": encoder.fingerprint, "preprocess": getattr(preprocess, "config", lambda: repr(preprocess))(),
+        "n_frozen": n_frozen,
+    })
+    started = time.perf_counter()
+    prefix = lambda dataset, samples: materialise_prefix(  # noqa: E731
+        dataset, samples, preprocess, backbone, n_frozen, cache, config.prefix_batch_size, config.progress)
+    train_x, train_valid = prefix(train_set, index.samples)
+    test_x, test_valid = prefix(test_set, [SampleRef(i, IDENTITY) for i in range(len(test_set))])
+    sample_rows = np.array([s.row for s in index.samples], dtype=np.int64)
+    test_codes = {name: test_set.codes(name)[test_valid] for name in heads}
+    return _Inputs(
+        heads=heads, plans=plans, fit_rows=fit_rows, index=index, seed_samples=seed_samples,
+        val_samples=val_samples[train_valid[val_samples]], train_x=train_x, train_valid=train_valid,
+        train_head={name: h.to_head(train_set.codes(name)[sample_rows]) for name, h in heads.items()},
+        test_x=test_x[test_valid], test_codes=test_codes,
+        test_head={name: h.to_head(test_codes[name]) for name, h in heads.items()},
+        prefix_seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass
+class _Pretrained:
+    """The pretrained backbone's state and pooled features: every seed starts from them; the baseline is fitted on them."""
+
+    state: dict
+    train: np.ndarray | None
+    test: np.ndarray
+    neighbours: dict[str, float]
+
+
+def _fit_probes(model: MultiHeadClassifier, inputs: _Inputs, pretrained: _Pretrained, samples: np.ndarray,
+                fit_labels: dict[str, np.ndarray], weights: dict[str, np.ndarray], config: ClassifyConfig, seed: int) -> dict:
+    """The linear probe per head on the pretrained features; with head_init "probe" the heads start from it."""
+    probes = {}
+    for i, name in enumerate(inputs.heads):
+        sample_weight = np.where(fit_labels[name] >= 0, weights[name][np.maximum(fit_labels[name], 0)], 0.0)
+        probes[name] = fit_linear_probe(pretrained.train[samples], fit_labels[name], sample_weight,
+                                        pretrained.train[inputs.val_samples], inputs.val_labels[name], seed=seed)
+        if config.head_init == "probe" and probes[name].model is not None:
+            weight, bias = probes[name].as_linear(len(inputs.heads[name].kept))
+            with torch.no_grad():
+                model.heads[i].weight.copy_(torch.from_numpy(weight))
+                model.heads[i].bias.copy_(torch.from_numpy(bias))
+    return probes
+
+
+def _score_heads(task: ClassifyTask, inputs: _Inputs, pretrained: _Pretrained, probes: dict, backbone: StagedBackbone,
+                 config: ClassifyConfig) -> dict[str, dict]:
+    """Per head on the test set: fine-tuned metrics, neighbour precision before/after, and the probe baseline."""
+    logits, _ = evaluate(task, inputs.test_x, inputs.test_head)
+    finetuned_test = _pooled(backbone, task.model.n_frozen, inputs.test_x)
+    scores = {}
+    for name, h in inputs.heads.items():
+        # Items without a value for this attribute are not scored on it.
+        scored = inputs.test_codes[name] != MISSING
+        truth = inputs.test_codes[name][scored]
+        entry = {
+            "finetuned": classification_metrics(truth, h.to_codes(logits[name][scored].argmax(axis=1)), h.kept),
+            "neighbour_precision": {"pretrained": pretrained.neighbours[name],
+                                    "finetuned": neighbour_precision(finetuned_test, inputs.test_codes[name], config.neighbours_k)},
+        }
+        if config.baseline:
+            probe = probes[name].predict(pretrained.test[scored])
+            entry["baseline"] = classification_metrics(truth, h.to_codes(np.maximum(probe, 0)), h.kept)
+            entry["probe_c"] = probes[name].c
+        scores[name] = entry
+    return scores
+
+
+def _run_seed(seed: int, inputs: _Inputs, pretrained: _Pretrained, backbone: StagedBackbone, n_frozen: int,
+              device: Any, config: ClassifyConfig) -> tuple[dict[str, Any], FitResult]:
+    backbone.load_state_dict(pretrained.state)
+    samples = inputs.seed_rows(seed)
+    fit_labels = {name: y[samples] for name, y in inputs.train_head.items()}
+    weights = {name: class_weights(fit_labels[name], len(h.kept)) for name, h in inputs.heads.items()}
+    torch.manual_seed(seed)
+    model = MultiHeadClassifier(backbone, n_frozen, {name: len(h.kept) for name, h in inputs.heads.items()}).to(device)
+    probes = _fit_probes(model, inputs, pretrained, samples, fit_labels, weights, config, seed) if pretrained.train is not None else {}
+    task = ClassifyTask(model, {h.attribute: h.weight for h in config.heads}, weights).to(device)
+    logger.info("training seed", extra={"seed": seed, "samples": len(samples), "validation": len(inputs.val_samples), "n_frozen": n_frozen})
+    result = fit(task, inputs.train_x[samples], fit_labels, inputs.train_x[inputs.val_samples], inputs.val_labels, config.fit, seed)
+    run: dict[str, Any] = {
+        "seed": seed, "epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_score": result.best_score,
+        "monitor": config.fit.monitor, "seconds_per_epoch": float(np.mean(result.seconds_per_epoch)),
+        "samples_per_s": result.samples_per_s, "train_samples": int(len(samples)),
+        "augmented_samples": int(sum(not inputs.index.samples[i].op.is_identity for i in samples)),
+        "heads": _score_heads(task, inputs, pretrained, probes, backbone, config),
+    }
+    logger.info("seed done", extra={"seed": seed, **{f"{n}_accuracy": round(e["finetuned"]["accuracy"], 4) for n, e in run["heads"].items()}})
+    return run, result
+
+
 def run_classify(train_set: LabelledImages, test_set: LabelledImages, config: ClassifyConfig) -> ClassifyResult:
     """Fine-tune `config.encoder` on `train_set` (validation carved from it) and report on `test_set`."""
     _check_dataset(train_set, config.heads, "train")
@@ -190,168 +340,23 @@ def run_classify(train_set: LabelledImages, test_set: LabelledImages, config: Cl
     n_frozen = backbone.frozen_blocks(config.freeze_percent)
     backbone.set_frozen(n_frozen)
     preprocess, override = resolve_preprocess(encoder, config.image_size)
-    primary = config.primary
-
-    # Validation groups are carved out per primary class, so early stopping sees every class.
-    val_rows, fit_rows = group_stratified_split(train_set.codes(primary), train_set.groups, [config.val_fraction], config.split_seed)
-    fit_primary = train_set.codes(primary)[fit_rows]
-    plans = {seed: plan_rebalance(fit_primary, config.rebalance, seed) for seed in config.seeds}
-    first_plan = plans[config.seeds[0]]
-    heads = {primary: _HeadLabels(primary, first_plan.kept_classes, train_set.attribute(primary).classes)}
-    for head in config.heads[1:]:
-        counts = class_counts(train_set.codes(head.attribute)[fit_rows])
-        kept = select_classes(counts, config.rebalance.min_count, config.rebalance.min_quantile)
-        heads[head.attribute] = _HeadLabels(head.attribute, kept, train_set.attribute(head.attribute).classes)
-    for name, labels in heads.items():
-        if len(labels.kept) < 2:
-            raise ClassifyConfigError("heads", f"attribute {name!r} keeps {len(labels.kept)} class(es) after rebalancing; need 2+")
-
-    # Every sample any seed trains on, plus validation: one frozen-prefix pass for all of them.
-    index = _SampleIndex()
-    seed_samples: dict[int, np.ndarray] = {}
-    for seed, plan in plans.items():
-        rows = fit_rows[plan.rows]
-        seed_samples[seed] = np.array([
-            index.add(int(row), IDENTITY if copy == 0 else draw_augment(config.augment_seed, train_set.ids[row], int(copy), config.augment))
-            for row, copy in zip(rows, plan.copies)
-        ], dtype=np.int64)
-    val_samples = np.array([index.add(int(row), IDENTITY) for row in val_rows], dtype=np.int64)
-    cache = FeatureCache(config.cache_dir, {
-        "encoder": encoder.fingerprint, "preprocess": getattr(preprocess, "config", lambda: repr(preprocess))(),
-        "n_frozen": n_frozen,
-    })
-    prefix_started = time.perf_counter()
-    train_x, train_valid = materialise_prefix(
-        train_set, index.samples, preprocess, backbone, n_frozen, cache, config.prefix_batch_size, config.progress
+    inputs = _prepare_inputs(train_set, test_set, config, encoder, backbone, n_frozen, preprocess)
+    pretrained_test = _pooled(backbone, n_frozen, inputs.test_x)
+    pretrained = _Pretrained(
+        state=copy.deepcopy(backbone.state_dict()),
+        train=_pooled(backbone, n_frozen, inputs.train_x) if config.baseline or config.head_init == "probe" else None,
+        test=pretrained_test,
+        neighbours={name: neighbour_precision(pretrained_test, inputs.test_codes[name], config.neighbours_k) for name in inputs.heads},
     )
-    test_x, test_valid = materialise_prefix(
-        test_set, [SampleRef(i, IDENTITY) for i in range(len(test_set))], preprocess, backbone, n_frozen, cache,
-        config.prefix_batch_size, config.progress,
-    )
-    prefix_seconds = time.perf_counter() - prefix_started
-    test_x = test_x[test_valid]
-    sample_rows = np.array([s.row for s in index.samples], dtype=np.int64)
-    train_head = {name: h.to_head(train_set.codes(name)[sample_rows]) for name, h in heads.items()}
-    test_codes = {name: test_set.codes(name)[test_valid] for name in heads}
-    test_head = {name: h.to_head(test_codes[name]) for name, h in heads.items()}
-    val_samples = val_samples[train_valid[val_samples]]
-    val_labels = {name: y[val_samples] for name, y in train_head.items()}
-
-    pretrained_state = copy.deepcopy(backbone.state_dict())
-    need_probe = config.baseline or config.head_init == "probe"
-    pretrained_train = _pooled(backbone, n_frozen, train_x) if need_probe else None
-    pretrained_test = _pooled(backbone, n_frozen, test_x)
-    neighbours_before = {name: neighbour_precision(pretrained_test, test_codes[name], config.neighbours_k) for name in heads}
-
-    runs = []
-    history: dict[int, list[dict]] = {}
-    best: tuple[float, int, dict] | None = None
-    head_weights = {h.attribute: h.weight for h in config.heads}
+    runs, history, best = [], {}, None
     for seed in config.seeds:
-        backbone.load_state_dict(pretrained_state)
-        samples = seed_samples[seed][train_valid[seed_samples[seed]]]
-        fit_labels = {name: y[samples] for name, y in train_head.items()}
-        weights = {name: class_weights(fit_labels[name], len(heads[name].kept)) for name in heads}
-        torch.manual_seed(seed)
-        model = MultiHeadClassifier(backbone, n_frozen, {name: len(h.kept) for name, h in heads.items()}).to(encoder.device)
-        probes = {}
-        if need_probe:
-            for i, name in enumerate(heads):
-                sample_weight = np.where(fit_labels[name] >= 0, weights[name][np.maximum(fit_labels[name], 0)], 0.0)
-                probes[name] = fit_linear_probe(
-                    pretrained_train[samples], fit_labels[name], sample_weight,
-                    pretrained_train[val_samples], val_labels[name], seed=seed,
-                )
-                if config.head_init == "probe" and probes[name].model is not None:
-                    weight, bias = probes[name].as_linear(len(heads[name].kept))
-                    with torch.no_grad():
-                        model.heads[i].weight.copy_(torch.from_numpy(weight))
-                        model.heads[i].bias.copy_(torch.from_numpy(bias))
-        task = ClassifyTask(model, head_weights, weights).to(encoder.device)
-        logger.info("training seed", extra={"seed": seed, "samples": len(samples), "validation": len(val_samples), "n_frozen": n_frozen})
-        result = fit(task, train_x[samples], fit_labels, train_x[val_samples], val_labels, config.fit, seed)
-        history[seed] = result.history
-        logits, _ = evaluate(task, test_x, test_head)
-        finetuned_test = _pooled(backbone, n_frozen, test_x)
-        run: dict[str, Any] = {
-            "seed": seed,
-            "epochs": result.epochs,
-            "best_epoch": result.best_epoch,
-            "best_val_score": result.best_score,
-            "monitor": config.fit.monitor,
-            "seconds_per_epoch": float(np.mean(result.seconds_per_epoch)),
-            "samples_per_s": result.samples_per_s,
-            "train_samples": int(len(samples)),
-            "augmented_samples": int(sum(not index.samples[i].op.is_identity for i in samples)),
-            "heads": {},
-        }
-        for name, h in heads.items():
-            # Items without a value for this attribute are not scored on it.
-            scored = test_codes[name] != MISSING
-            truth = test_codes[name][scored]
-            predicted = h.to_codes(logits[name][scored].argmax(axis=1))
-            entry = {
-                "finetuned": classification_metrics(truth, predicted, h.kept),
-                "neighbour_precision": {"pretrained": neighbours_before[name],
-                                        "finetuned": neighbour_precision(finetuned_test, test_codes[name], config.neighbours_k)},
-            }
-            if config.baseline:
-                probe = probes[name].predict(pretrained_test[scored])
-                entry["baseline"] = classification_metrics(truth, h.to_codes(np.maximum(probe, 0)), h.kept)
-                entry["probe_c"] = probes[name].c
-            run["heads"][name] = entry
+        run, result = _run_seed(seed, inputs, pretrained, backbone, n_frozen, encoder.device, config)
         runs.append(run)
-        logger.info("seed done", extra={"seed": seed, **{f"{n}_accuracy": round(e["finetuned"]["accuracy"], 4) for n, e in run["heads"].items()}})
+        history[seed] = result.history
         if best is None or result.best_score < best[0]:
             best = (result.best_score, seed, copy.deepcopy(encoder.model.state_dict()))
-
     encoder.model.load_state_dict(best[2])
     encoder.model.eval()
-    report = _report(config, train_set, test_set, heads, plans, fit_rows, val_samples, test_x, runs, best[1], n_frozen, backbone,
-                     prefix_seconds, len(index.samples), time.perf_counter() - started)
+    report = classify_report(config, train_set, test_set, inputs.heads, inputs.plans, inputs.fit_rows, inputs.val_samples, inputs.test_x,
+                     runs, best[1], n_frozen, backbone, inputs.prefix_seconds, len(inputs.index.samples), time.perf_counter() - started)
     return ClassifyResult(report=report, encoder=encoder, preprocess=override, history=history)
-
-
-def _report(config, train_set, test_set, heads, plans, fit_rows, val_samples, test_x, runs, best_seed, n_frozen, backbone,
-            prefix_seconds, unique_samples, seconds) -> dict:
-    summary: dict[str, Any] = {}
-    for name in heads:
-        summary[name] = {
-            kind: summarise_runs([run["heads"][name][kind] for run in runs])
-            for kind in ("baseline", "finetuned") if kind in runs[0]["heads"][name]
-        }
-        summary[name]["neighbour_precision"] = {
-            kind: summarise_runs([{"value": run["heads"][name]["neighbour_precision"][kind]} for run in runs])["value"]
-            for kind in ("pretrained", "finetuned")
-        }
-    first = plans[config.seeds[0]]
-    return {
-        "recipe": "classify",
-        "config": config.describe(),
-        "data": {
-            "train_source": train_set.source,
-            "train_items": len(train_set),
-            "fit_items": int(len(fit_rows)),
-            "validation_items": int(len(val_samples)),
-            "test_items": int(len(test_x)),
-            "heads": {
-                name: {
-                    "classes": len(h.classes),
-                    "kept": [h.classes[c] for c in h.kept],
-                    "dropped": [h.classes[c] for c in range(len(h.classes)) if c not in set(h.kept.tolist())],
-                }
-                for name, h in heads.items()
-            },
-            "rebalance": {**first.summary(), "majority_classes": [heads[config.primary].classes[c] for c in first.majority_classes]},
-        },
-        "backbone": {"blocks": backbone.num_blocks, "frozen_blocks": n_frozen, "dim": backbone.dim},
-        "timing": {
-            "prefix_seconds": prefix_seconds,
-            "unique_samples": unique_samples,
-            "seconds_per_epoch": summarise_runs([{"v": r["seconds_per_epoch"]} for r in runs])["v"],
-            "total_seconds": seconds,
-        },
-        "runs": runs,
-        "summary": summary,
-        "kept_seed": best_seed,
-    }

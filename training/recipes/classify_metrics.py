@@ -1,4 +1,4 @@
-"""Classification metrics as the research reports them, and mean ± std over seeds.
+"""Classification metrics as the research reports them, mean ± std over seeds, and the recipe's report.
 
 "Overall" scores every test item, including those of classes dropped by
 rebalancing (the model cannot predict them, so they count as errors);
@@ -8,7 +8,7 @@ rule), with 0 for a class never predicted.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_score, recall_score
@@ -73,3 +73,49 @@ def neighbour_precision(embeddings: np.ndarray, labels: np.ndarray, k: int = 5) 
     np.fill_diagonal(sims, -np.inf)
     neighbours = np.argpartition(-sims, k, axis=1)[:, :k]
     return float((y[neighbours] == y[:, None]).mean())
+
+
+def classify_report(config, train_set, test_set, heads, plans, fit_rows, val_samples, test_x, runs, best_seed, n_frozen, backbone,
+            prefix_seconds, unique_samples, seconds) -> dict:
+    """The recipe's JSON report: config, data and rebalancing, backbone, timing, per-seed runs and their summary."""
+    summary: dict[str, Any] = {}
+    for name in heads:
+        summary[name] = {
+            kind: summarise_runs([run["heads"][name][kind] for run in runs])
+            for kind in ("baseline", "finetuned") if kind in runs[0]["heads"][name]
+        }
+        summary[name]["neighbour_precision"] = {
+            kind: summarise_runs([{"value": run["heads"][name]["neighbour_precision"][kind]} for run in runs])["value"]
+            for kind in ("pretrained", "finetuned")
+        }
+    first = plans[config.seeds[0]]
+    return {
+        "recipe": "classify",
+        "config": config.describe(),
+        "data": {
+            "train_source": train_set.source,
+            "train_items": len(train_set),
+            "fit_items": int(len(fit_rows)),
+            "validation_items": int(len(val_samples)),
+            "test_items": int(len(test_x)),
+            "heads": {
+                name: {
+                    "classes": len(h.classes),
+                    "kept": [h.classes[c] for c in h.kept],
+                    "dropped": [h.classes[c] for c in range(len(h.classes)) if c not in set(h.kept.tolist())],
+                }
+                for name, h in heads.items()
+            },
+            "rebalance": {**first.summary(), "majority_classes": [heads[config.primary].classes[c] for c in first.majority_classes]},
+        },
+        "backbone": {"blocks": backbone.num_blocks, "frozen_blocks": n_frozen, "dim": backbone.dim},
+        "timing": {
+            "prefix_seconds": prefix_seconds,
+            "unique_samples": unique_samples,
+            "seconds_per_epoch": summarise_runs([{"v": r["seconds_per_epoch"]} for r in runs])["v"],
+            "total_seconds": seconds,
+        },
+        "runs": runs,
+        "summary": summary,
+        "kept_seed": best_seed,
+    }

@@ -89,6 +89,46 @@ def sample_key(dataset: LabelledImages, sample: SampleRef) -> str:
     return f"{dataset.ids[sample.row]}|{sample.op.key}"
 
 
+class _PrefixOutputs:
+    """Prefix outputs in sample order; preprocessed pixels wait in `pending` until a batch is full."""
+
+    def __init__(self, dataset: LabelledImages, samples: Sequence[SampleRef], backbone: StagedBackbone, n_frozen: int,
+                 cache: FeatureCache):
+        self.dataset, self.samples, self.backbone, self.n_frozen, self.cache = dataset, samples, backbone, n_frozen, cache
+        self.out: np.ndarray | None = None
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.bar: Any = None
+
+    def put(self, i: int, value: np.ndarray) -> None:
+        # Allocated at the first value, when the prefix's output shape is known.
+        if self.out is None:
+            self.out = np.zeros((len(self.samples), *value.shape), dtype=np.float16)
+        self.out[i] = value
+
+    def load_cached(self) -> list[int]:
+        """Fill what the cache holds; the sample indices still to compute."""
+        todo = []
+        for i, sample in enumerate(self.samples):
+            value = self.cache.load(sample_key(self.dataset, sample))
+            if value is None:
+                todo.append(i)
+            else:
+                self.put(i, value)
+        return todo
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        pixels = torch.from_numpy(np.stack([p for _, p in self.pending])).to(next(self.backbone.parameters()).device)
+        with torch.inference_mode():
+            out = self.backbone.prefix(pixels, self.n_frozen).float().cpu().numpy().astype(np.float16)
+        for (i, _), value in zip(self.pending, out):
+            self.put(i, value)
+            self.cache.save(sample_key(self.dataset, self.samples[i]), value)
+        self.bar.update(len(self.pending))
+        self.pending.clear()
+
+
 def materialise_prefix(
     dataset: LabelledImages,
     samples: Sequence[SampleRef],
@@ -105,38 +145,10 @@ def materialise_prefix(
     instead of failing a run of thousands of items; their rows are zeros.
     """
     started = time.perf_counter()
-    store: dict[str, np.ndarray] = {}
-
-    def put(i: int, value: np.ndarray) -> None:
-        # Allocated at the first value, when the prefix's output shape is known.
-        if "out" not in store:
-            store["out"] = np.zeros((len(samples), *value.shape), dtype=np.float16)
-        store["out"][i] = value
-
+    outputs = _PrefixOutputs(dataset, samples, backbone, n_frozen, cache)
     valid = np.ones(len(samples), dtype=bool)
-    todo = []
-    for i, sample in enumerate(samples):
-        value = cache.load(sample_key(dataset, sample))
-        if value is None:
-            todo.append(i)
-        else:
-            put(i, value)
-    hits = len(samples) - len(todo)
-    bar = tqdm(total=len(todo), desc="frozen prefix", unit="img", disable=not progress or not todo, leave=False)
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        pixels = torch.from_numpy(np.stack([p for _, p in pending])).to(next(backbone.parameters()).device)
-        with torch.inference_mode():
-            out = backbone.prefix(pixels, n_frozen).float().cpu().numpy().astype(np.float16)
-        for (i, _), value in zip(pending, out):
-            put(i, value)
-            cache.save(sample_key(dataset, samples[i]), value)
-        bar.update(len(pending))
-        pending.clear()
-
+    todo = outputs.load_cached()
+    outputs.bar = tqdm(total=len(todo), desc="frozen prefix", unit="img", disable=not progress or not todo, leave=False)
     # Copies of one item sit together, so each image is decoded once for all of them.
     for row, group in groupby(sorted(todo, key=lambda i: samples[i].row), key=lambda i: samples[i].row):
         indices = list(group)
@@ -145,28 +157,21 @@ def materialise_prefix(
         except (ImageError, FileNotFoundError) as exc:
             logger.warning("skipping an unreadable image", extra={"item": dataset.ids[row], "error": str(exc)})
             valid[indices] = False
-            bar.update(len(indices))
+            outputs.bar.update(len(indices))
             continue
         for i in indices:
             op = samples[i].op
-            pending.append((i, base if op.is_identity else apply_augment(base, op)))
-        if len(pending) >= batch_size:
-            flush()
-    flush()
-    bar.close()
+            outputs.pending.append((i, base if op.is_identity else apply_augment(base, op)))
+        if len(outputs.pending) >= batch_size:
+            outputs.flush()
+    outputs.flush()
+    outputs.bar.close()
     computed = int(valid[todo].sum()) if todo else 0
     seconds = time.perf_counter() - started
-    logger.info(
-        "frozen prefix ready",
-        extra={
-            "samples": len(samples),
-            "from_cache": hits,
-            "computed": computed,
-            "invalid": int((~valid).sum()),
-            "seconds": round(seconds, 1),
-            "samples_per_s": round(computed / seconds, 1) if computed and seconds > 0 else None,
-        },
-    )
-    if "out" not in store:
+    logger.info("frozen prefix ready", extra={
+        "samples": len(samples), "from_cache": len(samples) - len(todo), "computed": computed,
+        "invalid": int((~valid).sum()), "seconds": round(seconds, 1),
+        "samples_per_s": round(computed / seconds, 1) if computed and seconds > 0 else None})
+    if outputs.out is None:
         raise ValueError(f"{dataset.source}: none of the {len(samples)} images could be decoded")
-    return store["out"], valid
+    return outputs.out, valid
