@@ -23,28 +23,9 @@ from _stats import percentile
 QUERIES = ["red car", "cat", "christmas tree", "musical instrument", "coffee cup", "bicycle", "smiling sun", "fish"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundles", type=Path, default=Path("bundles"))
-    parser.add_argument("--collection", default="openclipart")
-    parser.add_argument("--pairs", type=int, default=8)
-    parser.add_argument("--text-steps", type=int, default=50)
-    parser.add_argument("--image-steps", type=int, default=32)
-    args = parser.parse_args()
-
-    import torch
-
-    from vitrina.indexer.bundle.reader import Bundle
-    from vitrina.search_api import BundleHolder, SearchService, Settings
+def _requests(service, bundle, items: list[str], args: argparse.Namespace) -> dict[str, list]:
+    """Explanation requests per kind: each item with its nearest text and image neighbour, and joint queries."""
     from vitrina.search_api.explain_models import ExplainRequest
-
-    holder = BundleHolder()
-    holder.swap(Bundle.open(args.bundles, args.collection))
-    service = SearchService(holder, Settings(explain_timeout_s=600))
-    bundle = holder.get()
-    image_ids = bundle.spaces["image"].ids
-    step = max(1, len(image_ids) // args.pairs)
-    items = [image_ids[i * step] for i in range(args.pairs)]
 
     requests: dict[str, list[ExplainRequest]] = {"text pair (words, both texts)": [], "image heatmap (IG)": [],
                                                   "joint query (words + heatmap)": []}
@@ -61,6 +42,31 @@ def main() -> None:
             hit = service.search_text(query, space="joint", k=1).hits[0].id
             requests["joint query (words + heatmap)"].append(ExplainRequest(
                 space="joint", query=query, target=hit, kinds=["words", "heatmap"], steps=args.image_steps))
+    return requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundles", type=Path, default=Path("bundles"))
+    parser.add_argument("--collection", default="openclipart")
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--text-steps", type=int, default=50)
+    parser.add_argument("--image-steps", type=int, default=32)
+    args = parser.parse_args()
+
+    import torch
+
+    from vitrina.indexer.bundle.reader import Bundle
+    from vitrina.search_api import BundleHolder, SearchService, Settings
+    holder = BundleHolder()
+    holder.swap(Bundle.open(args.bundles, args.collection))
+    service = SearchService(holder, Settings(explain_timeout_s=600))
+    bundle = holder.get()
+    image_ids = bundle.spaces["image"].ids
+    step = max(1, len(image_ids) // args.pairs)
+    items = [image_ids[i * step] for i in range(args.pairs)]
+
+    requests = _requests(service, bundle, items, args)
 
     # One warm-up, so model copies and first-call costs are not in the first timing.
     service.explain(requests["image heatmap (IG)"][0].model_copy(update={"steps": 2}))

@@ -116,6 +116,10 @@ def main() -> None:
     if coll.current() != first:
         publish_version(coll, first, force=True)  # leave the collection as it was found
 
+    _print_tables(args, traffic, reloads, elapsed, first, other)
+
+
+def _print_tables(args: argparse.Namespace, traffic: list, reloads: list, elapsed: float, first: str, other: str) -> None:
     print(f"{args.seconds:.0f} s, {args.workers} client threads per transport, {len(reloads)} reloads "
           f"between {first} and {other}\n")
     print("| transport | requests | errors | p50 ms | p99 ms | req/s | answers per version |")
