@@ -11,22 +11,18 @@ for) in the same run.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _machine import peak_rss_mib
 
 from vitrina.indexer.bundle.chunks import ChunkStore
 from vitrina.indexer.catalogue import collect, open_catalogue
 from vitrina.indexer.embed import embed_items, embeddable
 from vitrina.schemas import Modality
 from vitrina.training.encoders import create_encoder
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

@@ -36,9 +36,7 @@ import importlib
 import math
 import multiprocessing as mp
 import os
-import platform
 import queue as queue_mod
-import resource
 import shlex
 import statistics
 import sys
@@ -47,41 +45,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_s, current_rss_mib, machine, peak_rss_mib
 
 UMAP_WARMUP_ROWS = 5000
 ARROW = "application/vnd.apache.arrow.stream"
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_s() -> float:
-    """User + system CPU seconds of this process, all threads."""
-    t = os.times()
-    return t.user + t.system
-
-
-def current_rss_mib() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def synthetic(n: int, dim: int, clusters: int, seed: int, labels: bool = False):
     from vitrina.indexer.index.synthetic import ClusteredSphere
 
     return ClusteredSphere(dim, n_clusters=clusters, seed=seed).sample(n, seed=seed + 1, return_labels=labels)
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} CPU cores ({model}, {platform.machine()}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 # --- children -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { densityContours } from './density.js';
 import { createOverlay } from './overlay.js';
 import { card, renderCard, renderDetail, renderOutliers, renderResults, renderSelection } from './panels.js';
 import { exportPng, showFallback } from './pictures.js';
+import { wireKeys } from './keys.js';
 import { createRenderer, hasWebGL } from './renderer.js';
 import { decodeState, encodeState } from './url_state.js';
 import { mapToScreen, referenceRows } from './screen.js';
@@ -368,16 +369,12 @@ function wireControls() {
   $('review').addEventListener('click', review);
   $('contours').addEventListener('click', () => { state.contours = !state.contours; applyContours(); saveState(); });
   new ResizeObserver(() => { const r = $('pane1').getBoundingClientRect(); renderer.resize(r.width, r.height); overlay.draw(); }).observe($('pane1'));
-  document.addEventListener('keydown', (ev) => {
-    const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
-    if (ev.key === 'Escape') { search(''); pick(''); setTool('pan'); return; }
-    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (ev.key === '/') { ev.preventDefault(); $('query').focus(); }
-    if (ev.key === 'l') setTool('lasso');
-    if (ev.key === 'r') setTool('rectangle');
-    if (ev.key === 'p') setTool('pan');
-    if (ev.key === 'c') $('contours').click();
-    if (ev.key === '[' || ev.key === ']') stepNeighbour(ev.key === ']' ? 1 : -1);
+  wireKeys({
+    escape: () => { search(''); pick(''); setTool('pan'); },
+    focusQuery: () => $('query').focus(),
+    setTool,
+    toggleContours: () => $('contours').click(),
+    detail: $('detail'),
   });
 }
 
@@ -390,13 +387,3 @@ async function review() {
   });
 }
 
-/** [ and ]: walk the focused item's neighbour list. */
-function stepNeighbour(by) {
-  const buttons = [...$('detail').querySelectorAll('section:first-of-type li')];
-  if (!buttons.length) return;
-  const at = buttons.findIndex((li) => li.classList.contains('current'));
-  buttons.forEach((li) => li.classList.remove('current'));
-  const next = buttons[(at + by + buttons.length) % buttons.length];
-  next.classList.add('current');
-  /** @type {HTMLElement} */ (next.querySelector('button.pick')).focus();
-}

@@ -1,0 +1,32 @@
+"""What the benchmark tables say about the machine and a process's cost: CPU model, memory, CPU time."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """User + system CPU seconds of this process, all threads."""
+    t = os.times()
+    return t.user + t.system
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPU cores ({model}, {platform.machine()}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
