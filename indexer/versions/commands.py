@@ -13,6 +13,7 @@ BundlesOpt = Annotated[Path, typer.Option(help="Bundles root folder")]
 CollectionOpt = Annotated[str, typer.Option(help="Collection name")]
 SampleOpt = Annotated[int, typer.Option(min=1, help="Items sampled per space (their vectors and titles are the queries)")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the sample")]
+NEWEST = "newest"
 
 
 def _collection(bundles: Path, collection: str):
@@ -99,7 +100,8 @@ def shadow_command(
 def publish_command(
     bundles: BundlesOpt,
     collection: CollectionOpt,
-    version: Annotated[str, typer.Option(help="Version to publish (a finished version under versions/)")],
+    version: Annotated[str, typer.Option(help=f"Version to publish (a finished version under versions/), or "
+                                              f"'{NEWEST}': the most recently built one")],
     min_recall: Annotated[float, typer.Option(min=0, max=1, help="Refuse when a space's index recall@10 is below this")] = 0.9,
     max_overlap_drop: Annotated[Optional[float], typer.Option(
         min=0, max=1, help="Refuse when a space's neighbour overlap@10 with CURRENT is below 1 minus this")] = None,
@@ -116,6 +118,14 @@ def publish_command(
     from vitrina.indexer.publishing import PublishRefused, publish_version
 
     coll = _collection(bundles, collection)
+    if version == NEWEST:
+        # A scheduled publish step (a Kubernetes Job after a --no-publish build) cannot know the name in advance.
+        from vitrina.indexer.versions.retention import newest_first
+
+        built = newest_first(coll)
+        if not built:
+            raise typer.BadParameter(f"{collection} has no finished version to publish", param_hint="--version")
+        version = built[0]
     try:
         result = publish_version(coll, version, min_recall=min_recall, force=force, max_overlap_drop=max_overlap_drop,
                                  sample=sample, seed=seed)

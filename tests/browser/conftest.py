@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.servers import free_port, wait_ready
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 VIEWPORT = {"width": 1100, "height": 700}
@@ -110,12 +109,6 @@ def older_version(map_bundle_root) -> str:
     return older
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(map_bundle_root):
     yield from serve(map_bundle_root, "server.log")
@@ -127,7 +120,7 @@ def serve(map_bundle_root: Path, log_name: str, *extra: str):
 
     if not (web.STATIC / "index.html").is_file():
         pytest.fail("the web map is not built: run `make web` (make test builds it)")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [str(Path(sys.executable).parent / "vitrina"), "serve", "--bundles", str(map_bundle_root), "--collection", "tiny",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra]
@@ -136,18 +129,10 @@ def serve(map_bundle_root: Path, log_name: str, *extra: str):
     log = open(ARTIFACTS / log_name, "wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            log.close()
-            pytest.fail(f"vitrina serve did not start:\n{(ARTIFACTS / log_name).read_text()[-3000:]}")
-        time.sleep(0.2)
+    if not wait_ready(base, process, 120):
+        process.kill()
+        log.close()
+        pytest.fail(f"vitrina serve did not start:\n{(ARTIFACTS / log_name).read_text()[-3000:]}")
     yield base
     process.terminate()
     process.wait(timeout=20)

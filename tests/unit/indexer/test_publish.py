@@ -242,3 +242,8 @@ def test_cli_build_shadow_publish_rollback_gc(root, tiny_catalogue, monkeypatch)
     gc = run("gc", "--keep", "1")
     assert gc.exit_code == 0, gc.output
     assert f"removed {v['bad']}" in gc.output and coll.versions() == sorted([v["good"], built["version"]])
+
+    # A scheduled publish step cannot know the version name: `newest` is the latest build.
+    newest = run("publish", "--version", "newest")
+    assert newest.exit_code == 0, newest.output
+    assert coll.current() == built["version"] and f"published {built['version']}" in newest.output
