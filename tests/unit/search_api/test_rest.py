@@ -1,4 +1,4 @@
-"""The REST transport: routing, status codes, the error envelope, uploads and thumbnails."""
+"""The REST transport: health, bundle, items, neighbours and outliers routes, status codes, odd ids."""
 from __future__ import annotations
 
 import io
@@ -9,29 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.fakes import FakeFactory
-from tests.unit.search_api.test_service import (
+from tests.unit.search_api._rest_helpers import assert_error, categories, make_client
+from tests.unit.search_api._service_helpers import (
     MISLABELLED_ID,
     NO_IMAGE_ID,
     ODD_IDS,
     build_mislabelled_bundle,
     build_odd_bundle,
-    png_bytes,
 )
 from vitrina.search_api import BundleHolder, Settings, create_app
-
-UPLOAD_LIMIT = 4096
-
-
-def make_client(bundles_root, collection="tiny", **settings) -> TestClient:
-    settings = Settings(bundles_root=bundles_root, collection=collection, **settings)
-    return TestClient(create_app(settings, encoder_factory=FakeFactory()))
-
-
-@pytest.fixture(scope="module")
-def client(tiny_bundle_root):
-    with make_client(tiny_bundle_root, max_k=50, max_upload_bytes=UPLOAD_LIMIT) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -46,21 +32,9 @@ def odd_client(tmp_path_factory):
         yield client
 
 
-def assert_error(response, status: int, code: str, field: str | None = None, match: str = ""):
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["field"] == field
-    assert match in error["message"]
-
-
 def ids(response) -> list[str]:
     assert response.status_code == 200, response.text
     return [h["id"] for h in response.json()["hits"]]
-
-
-def categories(response) -> list[str]:
-    return [h["metadata"]["category"] for h in response.json()["hits"]]
 
 
 def neighbours(client, item_id="animals-00", **params):
@@ -229,177 +203,6 @@ def test_outliers_of_an_unknown_space_is_404(client):
 )
 def test_outliers_bad_arguments_are_422(client, params, field, match):
     assert_error(client.get("/v1/spaces/image/outliers", params=params), 422, "invalid_argument", field, match)
-
-
-# -- maps: projection and clusters -------------------------------------------------------------------
-
-ARROW = "application/vnd.apache.arrow.stream"
-
-
-def read_arrow(response):
-    import pyarrow as pa
-
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == ARROW
-    with pa.ipc.open_stream(response.content) as reader:
-        return reader.read_all()
-
-
-@pytest.mark.parametrize("space", ["image", "text"])
-def test_projection_as_json_and_as_arrow_gives_the_same_points(client, tiny_bundle, space):
-    response = client.get(f"/v1/spaces/{space}/projection")
-    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
-    assert response.headers["vary"] == "Accept"
-    body = response.json()
-    assert (body["bundle_version"], body["space"], body["method"], body["methods"]) == (
-        tiny_bundle.version, space, "pca", ["pca"])
-    assert (body["clustering"], body["clusterings"]) == ("kmeans", ["kmeans"])
-    points = body["points"]
-    assert [p["id"] for p in points] == tiny_bundle.spaces[space].ids
-    assert all(-1 <= p["x"] <= 1 and -1 <= p["y"] <= 1 and p["cluster"] >= 0 for p in points)
-
-    table = read_arrow(client.get(f"/v1/spaces/{space}/projection", headers={"Accept": ARROW}))
-    assert table.schema.names == ["id", "x", "y", "cluster"]
-    assert [str(t) for t in table.schema.types] == ["string", "float", "float", "int32"]
-    assert table.schema.metadata[b"bundle_version"] == tiny_bundle.version.encode()
-    assert table.to_pylist() == points
-
-
-def test_projection_arrow_negotiation(client):
-    params = {"method": "pca", "clustering": "kmeans"}
-    for accept in [f"application/json;q=0.5, {ARROW}", f"{ARROW}, */*;q=0.1", f"text/html, {ARROW};q=0.2"]:
-        assert len(read_arrow(client.get("/v1/spaces/text/projection", params=params, headers={"Accept": accept}))) == 60
-    for accept in [f"{ARROW};q=0", f"application/json, {ARROW};q=0.9", "*/*", "application/json"]:
-        response = client.get("/v1/spaces/text/projection", headers={"Accept": accept})
-        assert response.headers["content-type"] == "application/json" and len(response.json()["points"]) == 60
-
-
-def test_projection_arrow_errors_are_the_json_envelope(client):
-    response = client.get("/v1/spaces/image/projection", params={"method": "umap"}, headers={"Accept": ARROW})
-    assert_error(response, 422, "invalid_argument", "method", "unknown projection method 'umap'; space 'image' has: pca")
-
-
-def test_clusters_and_their_items(client, tiny_bundle):
-    response = client.get("/v1/spaces/image/clusters", params={"method": "kmeans"})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert (body["space"], body["method"], body["methods"]) == ("image", "kmeans", ["kmeans"])
-    clusters = body["clusters"]
-    assert sum(c["size"] for c in clusters) == 60 and [c["cluster"] for c in clusters] == list(range(len(clusters)))
-    first = clusters[0]
-    assert set(first) == {"method", "cluster", "size", "name", "keywords", "representatives"}
-    assert first["name"] == ", ".join(first["keywords"])
-    assert set(first["representatives"][0]) == {"id", "title", "image_url"}
-
-    items = client.get("/v1/spaces/image/clusters/0/items", params={"limit": 2, "offset": 1}).json()
-    assert (items["method"], items["cluster"], items["total"], items["offset"]) == ("kmeans", 0, first["size"], 1)
-    assert [i["id"] for i in items["items"]] == [r["id"] for r in first["representatives"][1:3]]
-    labels = client.get("/v1/spaces/image/projection").json()["points"]
-    everything = client.get("/v1/spaces/image/clusters/0/items", params={"limit": 1000}).json()["items"]
-    assert sorted(i["id"] for i in everything) == sorted(p["id"] for p in labels if p["cluster"] == 0)
-
-
-@pytest.mark.parametrize(
-    "path, params, status, code, field, match",
-    [
-        ("/v1/spaces/nope/projection", {}, 404, "not_found", None, "space 'nope' not found"),
-        ("/v1/spaces/nope/clusters", {}, 404, "not_found", None, "space 'nope' not found"),
-        ("/v1/spaces/nope/clusters/0/items", {}, 404, "not_found", None, "space 'nope' not found"),
-        ("/v1/spaces/image/clusters/99/items", {}, 404, "not_found", None, "kmeans cluster '99' not found"),
-        ("/v1/spaces/image/projection", {"method": "tsne"}, 422, "invalid_argument", "method", "space 'image' has: pca"),
-        ("/v1/spaces/image/projection", {"clustering": "hdbscan"}, 422, "invalid_argument", "clustering",
-         "unknown clustering 'hdbscan'; space 'image' has: kmeans"),
-        ("/v1/spaces/text/clusters", {"method": "dbscan"}, 422, "invalid_argument", "method", "unknown clustering"),
-        ("/v1/spaces/text/clusters/0/items", {"method": "dbscan"}, 422, "invalid_argument", "method", "'dbscan'"),
-        ("/v1/spaces/text/clusters/0/items", {"limit": 0}, 422, "invalid_argument", "limit", "between 1 and 1000"),
-        ("/v1/spaces/text/clusters/0/items", {"offset": -1}, 422, "invalid_argument", "offset", "got -1"),
-        ("/v1/spaces/text/clusters/first/items", {}, 422, "invalid_argument", "cluster", "valid integer"),
-        ("/v1/spaces/text/clusters/0/items", {"limit": "all"}, 422, "invalid_argument", "limit", "valid integer"),
-    ],
-)
-def test_map_errors_name_the_field(client, path, params, status, code, field, match):
-    assert_error(client.get(path, params=params), status, code, field, match)
-
-
-# -- text search -------------------------------------------------------------------------------------
-
-
-def test_text_search_car_ranks_vehicles_first(client):
-    response = client.post("/v1/search/text", json={"query": "car", "k": 4})
-    assert categories(response) == ["vehicles"] * 4
-
-
-def test_text_search_with_filter_object(client):
-    response = client.post("/v1/search/text", json={"query": "car", "k": 6, "filter": {"category": "plants"}})
-    assert categories(response) == ["plants"] * 6
-
-
-@pytest.mark.parametrize(
-    "body, field, match",
-    [
-        ({"query": "  "}, "query", "query is empty"),
-        ({}, "query", "Field required"),
-        ({"query": "car", "k": 0}, "k", "between 1 and 50"),
-        ({"query": "car", "space": "image"}, "space", "spaces that do: text"),
-        ({"query": "car", "filter": {"category": {"in": []}}}, "filter", "non-empty list"),
-        ({"query": "car", "filter": "plants"}, "filter", "valid dictionary"),
-        ({"query": "car", "colour": "red"}, "colour", "Extra inputs"),
-    ],
-)
-def test_text_search_bad_arguments_are_422(client, body, field, match):
-    assert_error(client.post("/v1/search/text", json=body), 422, "invalid_argument", field, match)
-
-
-def test_text_search_malformed_json_body(client):
-    response = client.post("/v1/search/text", content=b"{oops", headers={"content-type": "application/json"})
-    assert_error(response, 422, "invalid_argument", match="request body is not valid JSON")
-
-
-# -- image search --------------------------------------------------------------------------------------
-
-
-def upload(client, data: bytes, content_type="image/png", **form):
-    return client.post("/v1/search/image", files={"file": ("query.png", data, content_type)}, data=form)
-
-
-def test_image_search(client):
-    response = upload(client, png_bytes((40, 60, 200)), k="4", filter='{"tags": "new"}')
-    hits = response.json()["hits"]
-    assert categories(response) == ["vehicles"] * 4 and all("new" in h["metadata"]["tags"] for h in hits)
-
-
-def test_image_search_errors(client):
-    assert_error(upload(client, b"garbage"), 400, "bad_image", "file", "cannot decode")
-    assert_error(upload(client, b"hello", content_type="text/plain"), 415, "unsupported_media", "file")
-    assert_error(upload(client, png_bytes(), space="text"), 422, "invalid_argument", "space")
-    assert_error(upload(client, png_bytes(), k="0"), 422, "invalid_argument", "k")
-    assert_error(client.post("/v1/search/image", data={"k": "3"}), 422, "invalid_argument", "file")
-
-
-def test_upload_over_the_file_limit_is_413(client):
-    # Under the request limit (file + multipart slack), over the file limit.
-    assert_error(upload(client, b"\0" * (UPLOAD_LIMIT + 1)), 413, "payload_too_large", match="4096 bytes")
-
-
-def test_upload_over_the_request_limit_is_refused_from_content_length(client):
-    assert_error(upload(client, b"\0" * (UPLOAD_LIMIT + 200_000)), 413, "payload_too_large")
-
-
-def test_streamed_upload_without_content_length_is_cut_off(client):
-    boundary = "vitrina-boundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.png\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode()
-
-    def body():  # no Content-Length: only counting while reading can stop it
-        yield head
-        for _ in range(100):
-            yield b"\0" * 65536
-        yield f"\r\n--{boundary}--\r\n".encode()
-
-    response = client.post(
-        "/v1/search/image", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
-    )
-    assert_error(response, 413, "payload_too_large")
 
 
 def test_unknown_route_uses_the_envelope(client):

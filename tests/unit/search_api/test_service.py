@@ -1,93 +1,23 @@
-"""SearchService over the tiny bundle: ranks, filters, limits and typed errors, without HTTP."""
+"""SearchService by item over the tiny bundle: the errors table, items, thumbnails, neighbours, label outliers."""
 from __future__ import annotations
 
-import csv
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import build_tiny_bundle
 from tests.fakes import FakeFactory
-from vitrina.search_api import BundleHolder, SearchService, Settings
-from vitrina.search_api.errors import (
-    ERROR_TABLE,
-    BadImage,
-    InvalidArgument,
-    NotFound,
-    PayloadTooLarge,
-    ServiceError,
-    Unavailable,
-    UnsupportedMedia,
-    spec_for,
+from tests.unit.search_api._service_helpers import (
+    MISLABELLED_ID,
+    NO_IMAGE_ID,
+    ODD_IDS,
+    build_mislabelled_bundle,
+    build_odd_bundle,
+    categories,
 )
+from vitrina.search_api import BundleHolder, SearchService, Settings
+from vitrina.search_api.errors import ERROR_TABLE, InvalidArgument, NotFound, ServiceError, spec_for
 from vitrina.search_api import errors as errors_module
-
-# Ids the REST routes must carry through paths: slashes, a space, a '#'.
-ODD_IDS = ["animals/mammals/cat_01", "animals/mammals/dog_02", "plants/rose 2", "vehicles/car#3"]
-NO_IMAGE_ID = "texts/no-image"
-
-
-def build_odd_bundle(folder: Path) -> Path:
-    """A bundle whose ids contain '/', and with one item whose image is missing."""
-    images = folder / "catalogue" / "images"
-    images.mkdir(parents=True)
-    rows = []
-    for n, item_id in enumerate([*ODD_IDS, NO_IMAGE_ID]):
-        file = f"images/img{n}.png"
-        if item_id != NO_IMAGE_ID:
-            Image.new("RGB", (40, 20), (60 * n, 100, 200 - 40 * n)).save(folder / "catalogue" / file)
-        category = item_id.split("/")[0]
-        rows.append({"id": item_id, "title": item_id, "description": f"{category} thing", "image": file,
-                     "category": category, "tags": "old", "year": str(1900 + n)})
-    catalogue = folder / "catalogue" / "catalogue.csv"
-    with open(catalogue, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    build_tiny_bundle(folder / "bundles", catalogue)
-    return folder / "bundles"
-
-
-MISLABELLED_ID = "plants-07"
-
-
-def build_mislabelled_bundle(folder: Path, tiny_catalogue: Path) -> Path:
-    """The tiny bundle with one plant labelled `category: vehicles`. Its picture is still green, so
-    its image neighbours are plants: the label outlier the report must find."""
-    import shutil
-
-    shutil.copytree(tiny_catalogue.parent, folder / "catalogue")
-    catalogue = folder / "catalogue" / "catalogue.csv"
-    with open(catalogue, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    (planted,) = [row for row in rows if row["id"] == MISLABELLED_ID]
-    planted["category"] = "vehicles"
-    with open(catalogue, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    build_tiny_bundle(folder / "bundles", catalogue)
-    return folder / "bundles"
-
-
-def png_bytes(colour=(40, 180, 60), size=(24, 24)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "PNG")
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def holder(tiny_bundle) -> BundleHolder:
-    holder = BundleHolder()
-    holder.swap(tiny_bundle)
-    return holder
-
-
-@pytest.fixture(scope="module")
-def service(holder) -> SearchService:
-    return SearchService(holder, Settings(max_k=50, max_query_chars=40, max_upload_bytes=4096, max_image_pixels=10_000))
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +32,6 @@ def mislabelled_service(tmp_path_factory, tiny_catalogue) -> SearchService:
     holder = BundleHolder(encoder_factory=FakeFactory())
     holder.load(build_mislabelled_bundle(tmp_path_factory.mktemp("mislabelled"), tiny_catalogue), "tiny")
     return SearchService(holder, Settings(max_outliers=150))
-
-
-def categories(hits) -> list[str]:
-    return [h.metadata["category"] for h in hits.hits]
 
 
 # -- errors table -------------------------------------------------------------------------
@@ -268,157 +194,3 @@ def test_outlier_limit_out_of_range(mislabelled_service, limit):
     with pytest.raises(InvalidArgument, match=f"limit must be between 1 and 150, got {limit}") as err:
         mislabelled_service.outliers("image", "category", limit=limit)
     assert err.value.field == "limit"
-
-
-# -- text and image queries ------------------------------------------------------------------
-
-
-def test_text_search_car_ranks_vehicles_first(service):
-    hits = service.search_text("car", "text", k=4)
-    assert categories(hits) == ["vehicles"] * 4
-    assert all(h.title.startswith("car") for h in hits.hits)
-
-
-def test_text_search_filters(service):
-    hits = service.search_text("car", k=10, filter={"tags": "old"})
-    assert len(hits.hits) == 10 and all("old" in h.metadata["tags"] for h in hits.hits)
-    hits = service.search_text("car", k=10, filter={"year": {"gte": 1950, "lt": 1990}})
-    assert len(hits.hits) == 10 and all(1950 <= h.metadata["year"] < 1990 for h in hits.hits)
-
-
-@pytest.mark.parametrize("query", ["", "   \n"])
-def test_empty_query(service, query):
-    with pytest.raises(InvalidArgument, match="query is empty") as err:
-        service.search_text(query)
-    assert err.value.field == "query"
-
-
-def test_query_too_long(service):
-    with pytest.raises(InvalidArgument, match="41 characters, more than the limit of 40"):
-        service.search_text("x" * 41)
-
-
-def test_text_query_in_a_space_without_text_encoder(service):
-    with pytest.raises(InvalidArgument, match="space 'image' takes no text queries; spaces that do: text") as err:
-        service.search_text("car", "image")
-    assert err.value.field == "space"
-
-
-def test_image_search_ranks_same_colour_first(service):
-    hits = service.search_image(png_bytes((40, 180, 60)), k=5)
-    assert categories(hits) == ["plants"] * 5
-
-
-def test_image_query_in_a_space_without_image_encoder(service):
-    with pytest.raises(InvalidArgument, match="spaces that do: image"):
-        service.search_image(png_bytes(), "text")
-
-
-def test_image_upload_errors(service):
-    with pytest.raises(BadImage, match="cannot decode"):
-        service.search_image(b"not an image at all")
-    with pytest.raises(BadImage, match="empty"):
-        service.search_image(b"")
-    with pytest.raises(PayloadTooLarge, match="over the limit of 4096 bytes"):
-        service.search_image(b"\0" * 4097)
-    with pytest.raises(PayloadTooLarge, match="over the cap of 10,000 pixels"):
-        service.search_image(png_bytes(size=(101, 100)))
-    with pytest.raises(UnsupportedMedia, match="text/plain"):
-        service.search_image(png_bytes(), content_type="text/plain")
-    # Clients that cannot type the file are not refused.
-    assert service.search_image(png_bytes(), content_type="application/octet-stream").hits
-
-
-# -- bundle and holder -----------------------------------------------------------------------
-
-
-def test_bundle_info(service, tiny_bundle):
-    info = service.bundle_info()
-    assert (info.collection, info.version, info.items) == ("tiny", tiny_bundle.version, 60)
-    assert info.current_version == tiny_bundle.version and info.versions == [tiny_bundle.version]
-    spaces = {s.name: s for s in info.spaces}
-    assert spaces["text"].query_modalities == ["text"] and spaces["text"].rows == 60
-    assert spaces["image"].encoders[0].spec == "fake:image"
-
-
-def test_no_bundle_is_unavailable():
-    service = SearchService(BundleHolder())
-    calls = (lambda: service.get_item("a"), lambda: service.search_text("car"), service.bundle_info,
-             lambda: service.outliers("image"))
-    for call in calls:
-        with pytest.raises(Unavailable, match="no bundle is loaded"):
-            call()
-
-
-class CountingHolder(BundleHolder):
-    def __init__(self):
-        super().__init__()
-        self.takes = 0
-
-    def snapshot(self):
-        self.takes += 1
-        return super().snapshot()
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda s: s.get_item("animals-00"),
-        lambda s: s.neighbours("animals-00", "image", 3, {"category": "plants"}),
-        lambda s: s.search_text("car", "text", 3, {"tags": "old"}),
-        lambda s: s.search_image(png_bytes(), "image", 3),
-        lambda s: s.bundle_info(),
-        lambda s: s.thumbnail("animals-01", 32),
-        lambda s: s.neighbours("animals-00", "text", 3),
-        lambda s: s.outliers("image", "category"),
-        lambda s: s.projection("image"),
-        lambda s: s.projection_columns("text", "pca", "kmeans"),
-        lambda s: s.clusters("image"),
-        lambda s: s.cluster_items("image", 0, limit=3),
-    ],
-)
-def test_each_request_takes_the_bundle_once(tiny_bundle, call):
-    """One snapshot per request: a hot swap cannot mix two versions inside it."""
-    holder = CountingHolder()
-    holder.swap(tiny_bundle)
-    call(SearchService(holder))
-    assert holder.takes == 1
-
-
-def test_swap_returns_the_previous_bundle(tiny_bundle):
-    holder = BundleHolder()
-    assert not holder.ready and holder.swap(tiny_bundle) is None
-    assert holder.ready and holder.swap(tiny_bundle) is tiny_bundle
-    holder.clear()
-    with pytest.raises(Unavailable):
-        holder.get()
-
-
-# -- settings --------------------------------------------------------------------------------
-
-
-def test_settings_from_env_then_overrides(tmp_path):
-    env = {"VITRINA_MAX_K": "77", "VITRINA_PRELOAD_ENCODERS": "false", "VITRINA_COLLECTION": "from-env"}
-    settings = Settings.from_env(env, bundles_root=tmp_path, collection="tiny", preload_encoders=None)
-    assert (settings.max_k, settings.preload_encoders, settings.collection) == (77, False, "tiny")
-
-
-@pytest.mark.parametrize(
-    "values, message",
-    [
-        ({"max_k": 0}, "greater than or equal to 1"),
-        ({"collection": "tiny"}, "give both bundles_root and collection"),
-        ({"bundles_root": ".", "collection": "../etc"}, "is not a valid name"),
-        ({"thumbnail_min": 64, "thumbnail_max": 32}, "thumbnail_min"),
-    ],
-)
-def test_settings_are_validated_at_startup(values, message):
-    with pytest.raises(ValueError, match=message):
-        Settings(**values)
-
-
-def test_filter_matching_nothing_gives_no_hits(service):
-    assert service.search_text("car", filter={"category": "fungi"}).hits == []
-    # Only the item itself matches, and it is excluded.
-    assert service.neighbours("animals-00", "text", filter={"year": 1900}).hits == []
-    assert [h.id for h in service.neighbours("animals-00", "text", filter={"year": {"lte": 1902}}).hits] == ["animals-01"]
