@@ -26,6 +26,7 @@ from vitrina.indexer import checks
 from vitrina.indexer.index._faiss_params import inner_index, index_kind, search_parameters, tuning_grid
 from vitrina.indexer.index.choice import MIN_POINTS_PER_LIST, get_optimal_index_specs
 from vitrina.indexer.index.exact import exact_search
+from vitrina.indexer.index.gpu import gpu_clustering_index, gpu_count
 from vitrina.indexer.index.metrics import recall_at_k
 from vitrina.indexer.index.vector_index import VectorIndex
 from vitrina.schemas.manifest import IndexInfo
@@ -215,7 +216,15 @@ def _train(index: faiss.Index, vectors: np.ndarray, rng: np.random.Generator, se
     else:
         # Sorted rows read memory in order; the sample itself is uniform.
         sample = vectors[np.sort(rng.choice(n, size=wanted, replace=False))]
-    index.train(sample)
+    on_gpu = gpu_clustering_index(ivf.d, ivf.metric_type) if ivf is not None else None
+    if on_gpu is not None:
+        log.info("training IVF centroids on %d GPU(s)", gpu_count())
+        ivf.clustering_index = on_gpu
+    try:
+        index.train(sample)
+    finally:
+        if on_gpu is not None:
+            ivf.clustering_index = None  # the GPU copy is not part of what gets written
 
 
 def _add(index: faiss.Index, vectors: np.ndarray, rows: np.ndarray, spec: str, progress: bool) -> None:
