@@ -30,8 +30,10 @@ QUERIES = ["cat", "red car", "flower", "house", "christmas tree", "coffee cup", 
 class Traffic:
     """One transport's workers: the same request mix, latencies and errors recorded."""
 
-    def __init__(self, name: str, make_client, ids: list[str], workers: int, stop: threading.Event):
+    def __init__(self, name: str, make_client, ids: list[str], workers: int, stop: threading.Event,
+                 search_spaces: tuple[str, ...] = ("text", "joint")):
         self.name, self.make_client, self.ids, self.stop = name, make_client, ids, stop
+        self.search_spaces = search_spaces
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.versions: Counter[str] = Counter()
@@ -44,8 +46,8 @@ class Traffic:
             calls = [
                 lambda: client.neighbours(rng.choice(self.ids), space="image", k=10),
                 lambda: client.neighbours(rng.choice(self.ids), space="text", k=10),
-                lambda: client.search_text(rng.choice(QUERIES), space="text", k=10),
-                lambda: client.search_text(rng.choice(QUERIES), space="joint", k=10),
+                *[lambda space=space: client.search_text(rng.choice(QUERIES), space=space, k=10)
+                  for space in self.search_spaces],
             ]
             i = 0
             while not self.stop.is_set():
@@ -62,26 +64,39 @@ class Traffic:
                 i += 1
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def swap_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every swap benchmark takes: where the collection is, how long, how many switches."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundles", type=Path, default=Path("bundles"))
     parser.add_argument("--collection", default="openclipart")
     parser.add_argument("--other", help="Version to swap to and back from (default: CURRENT's parent)")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=2, help="Client threads per transport")
     parser.add_argument("--swaps", type=int, default=4)
-    args = parser.parse_args()
+    return parser
 
-    from vitrina.schemas.bundle_layout import CollectionPaths
-    from vitrina.indexer.publishing import publish_version
+
+def versions_to_swap(args: argparse.Namespace):
+    """(collection paths, CURRENT, the version to swap with)."""
     from vitrina.schemas import Manifest
-    from vitrina.search_api.client import GrpcClient, RestClient
+    from vitrina.schemas.bundle_layout import CollectionPaths
 
     coll = CollectionPaths.of(args.bundles, args.collection)
     first = coll.current()
     other = args.other or Manifest.read(coll.version(first).manifest).parent
     if other is None:
         raise SystemExit(f"{first} has no parent; pass --other VERSION")
+    return coll, first, other
+
+
+def main() -> None:
+    parser = swap_arguments(__doc__)
+    parser.add_argument("--workers", type=int, default=2, help="Client threads per transport")
+    args = parser.parse_args()
+
+    from vitrina.indexer.publishing import publish_version
+    from vitrina.search_api.client import GrpcClient, RestClient
+
+    coll, first, other = versions_to_swap(args)
     key = secrets.token_hex(8)
     grpc_port = free_port()
     with served(args.bundles, args.collection, "--grpc-port", str(grpc_port), env={"VITRINA_API_KEYS": key}) as base:

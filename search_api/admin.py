@@ -49,6 +49,11 @@ class Reloader:
                 check_name(version, "version")
             except ValueError as exc:
                 raise InvalidArgument("version", str(exc)) from None
+            if self.settings.workers > 1 and version != CollectionPaths.of(root, collection).current():
+                # This request reaches one worker; the others would go on serving CURRENT.
+                raise InvalidArgument("version", f"this server runs {self.settings.workers} worker processes, which all "
+                                      "follow CURRENT: publish the version (`vitrina index publish`), then reload "
+                                      "without naming one")
         with self._lock:
             started = time.perf_counter()
             previous = self.holder.version

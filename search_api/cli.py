@@ -73,6 +73,11 @@ def serve(
         typer.Option(help="Poll the collection's CURRENT every SECONDS and reload when it changes.", min=0.1,
                      metavar="SECONDS"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Server processes sharing the REST and gRPC ports, e.g. one per core. Each loads the "
+                     "bundle; all follow CURRENT (--watch-current, 5 s unless given).", min=1),
+    ] = 1,
 ) -> None:
     """Serve a collection over REST (search, neighbours, items, thumbnails), and gRPC with --grpc-port.
 
@@ -84,6 +89,7 @@ def serve(
     from vitrina.search_api.auth import read_keys_file
     from vitrina.search_api.rest.app import create_app
     from vitrina.search_api.settings import Settings
+    from vitrina.search_api.workers import DEFAULT_WATCH_S, run_workers
 
     keys = list(api_key or []) + (read_keys_file(api_keys_file) if api_keys_file else [])
     settings = Settings.from_env(
@@ -95,8 +101,12 @@ def serve(
         require_key_for_reads=require_key_for_reads or None,
         cors_origins=list(cors_origin) if cors_origin else None,
         request_timeout_s=request_timeout,
-        watch_current_s=watch_current,
+        watch_current_s=watch_current or (DEFAULT_WATCH_S if workers > 1 else None),
+        workers=workers,
     )
+    if workers > 1:
+        run_workers(settings, host, port, grpc_port, workers, log_level.lower())
+        return
     app = create_app(settings)
     # Started before uvicorn, which loads the bundle: until then gRPC answers UNAVAILABLE and
     # health NOT_SERVING, as /readyz answers 503.

@@ -27,6 +27,7 @@ import numpy as np
 
 from vitrina.indexer.bundle.reader import Bundle, ItemRecord, Space
 from vitrina.schemas import Modality
+from vitrina.schemas.bundle_layout import write_atomic
 from vitrina.search_api.errors import InvalidArgument, NotFound
 from vitrina.search_api.explain_models import (
     ExplainRequest,
@@ -69,7 +70,7 @@ class Explainer:
     """Computes and caches explanations; `run` is where gradient work goes (ExplainPool.run)."""
 
     def __init__(self, run: Callable[[Callable[[], Any]], Any], max_steps: int, max_query_chars: int, max_image_pixels: int,
-                 cache_entries: int, heatmap_entries: int):
+                 cache_entries: int, heatmap_entries: int, shared_dir: Path | None = None):
         self._run = run
         self.max_steps = max_steps
         self.max_query_chars = max_query_chars
@@ -77,6 +78,7 @@ class Explainer:
         self._answers: LRUCache[tuple[str, str], ExplainView] = LRUCache(cache_entries)
         self._heatmaps: LRUCache[str, StoredHeatmap] = LRUCache(heatmap_entries)
         self._pngs: LRUCache[str, bytes] = LRUCache(heatmap_entries)
+        self._shared = SharedPngs(shared_dir, heatmap_entries) if shared_dir is not None else None
 
     # -- the operation --------------------------------------------------------------------
 
@@ -123,7 +125,10 @@ class Explainer:
     def heatmap_png(self, heatmap_id: str, max_side: int = 512) -> bytes:
         stored = self._heatmaps.get(heatmap_id)
         if stored is None:
-            raise NotFound("heatmap (expired from the cache: request the explanation again)", heatmap_id)
+            png = self._shared.get(heatmap_id) if self._shared is not None else None
+            if png is None:
+                raise NotFound("heatmap (expired from the cache: request the explanation again)", heatmap_id)
+            return png
         png = self._pngs.get(heatmap_id)
         if png is None:
             from vitrina.training.explain.image_heatmap import overlay_png
@@ -203,6 +208,8 @@ class Explainer:
                  request.heatmap_baseline],
             ).encode()).hexdigest()[:32]
             self._heatmaps.put(heatmap_id, StoredHeatmap(bundle.version, side.record.id, path, heatmap))
+            if self._shared is not None:  # the PNG URL may reach another worker process
+                self._shared.put(heatmap_id, self.heatmap_png(heatmap_id))
             out.append(HeatmapView(side=side.role, id=side.record.id, against=other.role, png_url=heatmap_url(heatmap_id),
                                    **heatmap.to_dict()))
         if not out:
@@ -309,3 +316,35 @@ def _space_score(space: Space, source: _Side, target_id: str, request: ExplainRe
         others[exclude] = False
     rank = int((scores[others] > similarity).sum()) + 1
     return SpaceScore(space=space.name, similarity=similarity, rank=rank, of=int(others.sum()))
+
+
+class SharedPngs:
+    """Heatmap PNGs in a folder every worker process of one server reads, the newest `entries` kept."""
+
+    def __init__(self, folder: Path, entries: int):
+        self.folder, self.entries = Path(folder), entries
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, heatmap_id: str) -> Path:
+        return self.folder / f"{heatmap_id}.png"
+
+    def get(self, heatmap_id: str) -> bytes | None:
+        if not heatmap_id.isalnum():  # ids are hex digests; anything else names no file of ours
+            return None
+        try:
+            return self._path(heatmap_id).read_bytes()
+        except OSError:
+            return None
+
+    def put(self, heatmap_id: str, png: bytes) -> None:
+        write_atomic(self._path(heatmap_id), png)
+        files = sorted(self.folder.glob("*.png"), key=_modified)
+        for old in files[: max(0, len(files) - self.entries)]:
+            old.unlink(missing_ok=True)
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # another worker pruned it meanwhile
+        return 0.0

@@ -54,7 +54,7 @@ class SearchService(MapQueries, MapOperations):
         s = self.settings
         self._explain_pool = ExplainPool(s.explain_workers, s.explain_queue, s.explain_timeout_s)
         self._explainer = Explainer(self._explain_pool.run, s.explain_max_steps, s.max_query_chars, s.max_image_pixels,
-                                    s.explain_cache_entries, s.heatmap_cache_entries)
+                                    s.explain_cache_entries, s.heatmap_cache_entries, s.shared_heatmap_dir)
         # Both transports of one service count into the same registry: one /metrics for both.
         self.metrics = Metrics()
         self.metrics.follow_holder(holder)

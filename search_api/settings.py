@@ -73,6 +73,14 @@ class Settings(BaseModel):
     watch_current_s: float | None = Field(
         default=None, gt=0, description="Poll the collection's CURRENT this often and reload when it changes (None: never)"
     )
+    workers: int = Field(
+        default=1, ge=1, description="Server processes on the same ports (--workers); past one, every worker follows "
+        "CURRENT and a reload may not name another version"
+    )
+    shared_heatmap_dir: Path | None = Field(
+        default=None, description="Where worker processes leave heatmap PNGs for each other (set by --workers): an "
+        "explanation's png_url may be fetched on a connection another worker accepted"
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

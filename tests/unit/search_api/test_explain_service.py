@@ -270,3 +270,29 @@ def test_grpc_explain_errors_name_the_field(both_clients):
         assert info.value.field == "reduction"
         with pytest.raises(NotFound):
             c.explain_heatmap_png("/v1/explain/heatmaps/feedbeef.png")
+
+
+def test_worker_processes_share_heatmap_pngs_through_their_folder(bundle, tmp_path):
+    # Two apps stand for two `--workers` processes: the PNG URL one names, the other can answer.
+    shared = tmp_path / "heatmaps"
+    request = {"space": "image", "item": "plants-01", "target": "plants-04", "kinds": ["heatmap"],
+               "heatmap_method": "occlusion"}
+    with TestClient(_app(bundle, shared_heatmap_dir=shared)) as one, TestClient(_app(bundle, shared_heatmap_dir=shared)) as two:
+        urls = [h["png_url"] for h in one.post("/v1/explain", json=request).json()["heatmaps"]]
+        assert len(urls) == 2 and len(list(shared.glob("*.png"))) == 2
+        for url in urls:
+            assert two.get(url).content == one.get(url).content
+        assert two.get("/v1/explain/heatmaps/0123abcd.png").status_code == 404
+    with TestClient(_app(bundle)) as alone:  # without the folder, another process cannot know it
+        assert alone.get(urls[0]).status_code == 404
+
+
+def test_shared_pngs_keep_the_newest_and_name_only_their_own_files(tmp_path):
+    from vitrina.search_api.explanations import SharedPngs
+
+    shared = SharedPngs(tmp_path, entries=2)
+    for n in range(4):
+        shared.put(f"id{n}", bytes([n]))
+        time.sleep(0.01)  # distinct modification times
+    assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["id2", "id3"]
+    assert shared.get("id3") == b"\x03" and shared.get("id0") is None and shared.get("../id3") is None
