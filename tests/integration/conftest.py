@@ -10,6 +10,7 @@ import pytest
 
 OPENCLIPART = Path("/usr/share/openclipart")
 DEMO_LIMIT = 400
+DEMO_ATTRIBUTION_ITEMS = 10
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,9 @@ def demo_run(tmp_path_factory):
     from vitrina.demo import demo
 
     root = tmp_path_factory.mktemp("demo")
+    # Few stored word attributions: no integration test reads them, and each costs an Integrated
+    # Gradients pass (tests/unit covers storing and serving them).
     kwargs = dict(bundles=root / "bundles", collection="oc", openclipart_root=OPENCLIPART, limit=DEMO_LIMIT,
-                  checkpoint=root / "ckpt", serve_after=False)
+                  checkpoint=root / "ckpt", serve_after=False, attribution_items=DEMO_ATTRIBUTION_ITEMS)
     demo(**kwargs)
     return root, kwargs
