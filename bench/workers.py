@@ -5,7 +5,7 @@
 For each worker count the server starts on the collection, then wrk (a C load generator; the
 script installs Debian's `wrk` when it is missing) runs at each --connections for --seconds per
 request kind, with two client threads:
-- `neighbours`: GET /v1/items/{id}/neighbours?space=image&k=10, a precomputed neighbourhood;
+- `neighbours`: GET /v1/items/{id}/neighbours?space=text&k=10, a precomputed neighbourhood;
 - `item`: GET /v1/items/{id}, metadata only;
 - `search`: POST /v1/search/text in the text space (encodes the query).
 The ids and queries rotate through a Lua script. Prints requests/s, p50 and p99 per row, and
@@ -35,7 +35,7 @@ request = function()
   n = n + 1
   local id = ids[(n % #ids) + 1]
   if kind == "neighbours" then
-    return wrk.format("GET", "/v1/items/" .. id .. "/neighbours?space=image&k=10")
+    return wrk.format("GET", "/v1/items/" .. id .. "/neighbours?space=text&k=10")
   elseif kind == "item" then
     return wrk.format("GET", "/v1/items/" .. id)
   end
@@ -93,7 +93,7 @@ def main() -> None:
                 ids = [h["id"] for q in QUERIES for h in httpx.post(
                     f"{base}/v1/search/text", json={"query": q, "space": "text", "k": 20},
                     timeout=60).json()["hits"]]
-                pid = int(subprocess.run(["pgrep", "-f", f"--port {base.rsplit(':', 1)[1]}"], capture_output=True,
+                pid = int(subprocess.run(["pgrep", "-f", "--", f"--port {base.rsplit(':', 1)[1]}"], capture_output=True,
                                          text=True).stdout.split()[0])
                 for kind in ("neighbours", "item", "search"):
                     script = Path(folder) / f"{kind}.lua"
