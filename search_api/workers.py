@@ -13,6 +13,7 @@ explanation names): workers leave them in a temporary folder they all read.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import logging
 import os
@@ -73,7 +74,7 @@ def _inherited_log_config() -> dict:
     part, workers would drop the structured logs (access lines included)."""
     from uvicorn.config import LOGGING_CONFIG
 
-    config = json.loads(json.dumps(LOGGING_CONFIG))
+    config = copy.deepcopy(LOGGING_CONFIG)
     ours = logging.getLogger("vitrina")
     names = []
     for n, handler in enumerate(h for h in ours.handlers if isinstance(h, logging.StreamHandler)):

@@ -24,6 +24,8 @@ from typing import Any, Iterable, Protocol, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from vitrina.training.metrics.evaluator import is_improvement
+
 log = logging.getLogger("vitrina.training.loop")
 
 TIMING_KEYS = ("seconds", "samples_per_s")
@@ -114,17 +116,10 @@ class _Best:
         self.snapshot: Any = None
         self.stale = 0
 
-    def improves(self, score: float) -> bool:
-        best = None if self.record is None else self.record[self.config.monitor]
-        if best is None or math.isnan(best):
-            return not math.isnan(score)
-        if self.config.greater_is_better:
-            return score > best + self.config.min_delta
-        return score < best - self.config.min_delta
-
     def offer(self, record: dict[str, Any]) -> bool:
         """Record an evaluation; True when training should stop."""
-        if self.improves(float(record[self.config.monitor])):
+        best = None if self.record is None else float(self.record[self.config.monitor])
+        if is_improvement(float(record[self.config.monitor]), best, self.config.min_delta, self.config.greater_is_better):
             self.record, self.snapshot, self.stale = record, self.task.snapshot(), 0
             return False
         self.stale += 1
@@ -255,6 +250,7 @@ def module_snapshot(module: torch.nn.Module, trainable_only: bool = False) -> di
     return {n: t.detach().clone() for n, t in module.state_dict().items()}
 
 
-def restore_snapshot(module: torch.nn.Module, snapshot: dict[str, torch.Tensor]) -> None:
-    """Put `module_snapshot`'s tensors back (a partial snapshot leaves the other weights alone)."""
-    module.load_state_dict(snapshot, strict=False)
+def restore_snapshot(module: torch.nn.Module, snapshot: dict[str, torch.Tensor], partial: bool = False) -> None:
+    """Put `module_snapshot`'s tensors back. A whole snapshot must match the module exactly; a
+    `partial` one (trainable_only) leaves the other weights alone."""
+    module.load_state_dict(snapshot, strict=not partial)

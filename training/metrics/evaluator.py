@@ -42,6 +42,14 @@ def as_encode_fn(target: Any) -> EncodeFn:
     return encode
 
 
+def is_improvement(new: float, best: float | None, min_delta: float, greater_is_better: bool) -> bool:
+    """Whether `new` beats `best` by more than `min_delta` in the given direction; anything but NaN
+    beats no best (None or NaN). Early stopping and model selection share this one rule."""
+    if best is None or (isinstance(best, float) and math.isnan(best)):
+        return not math.isnan(new)
+    return new > best + min_delta if greater_is_better else new < best - min_delta
+
+
 class Evaluator(abc.ABC):
     """Subclasses set `name`, `primary_metric`, `greater_is_better` and implement `compute`."""
 
@@ -72,9 +80,7 @@ class Evaluator(abc.ABC):
 
     def is_improvement(self, new: float, best: float | None, min_delta: float = 0.0) -> bool:
         """Whether `new` beats `best` by more than `min_delta` in this evaluator's direction."""
-        if best is None or (isinstance(best, float) and math.isnan(best)):
-            return not math.isnan(new)
-        return new > best + min_delta if self.greater_is_better else new < best - min_delta
+        return is_improvement(new, best, min_delta, self.greater_is_better)
 
 
 class SequentialEvaluator(Evaluator):

@@ -6,7 +6,6 @@ the weights worth keeping.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
@@ -18,7 +17,7 @@ from torch import nn
 
 from vitrina.training.data.paired_features import PairedFeatures
 from vitrina.training.heads import HeadConfig, create_head
-from vitrina.training.loop import LoopConfig, LoopResult, run_loop, warmup_schedule
+from vitrina.training.loop import LoopConfig, LoopResult, module_snapshot, restore_snapshot, run_loop, warmup_schedule
 from vitrina.training.losses import ClipLoss
 from vitrina.training.recipes.align_scores import evaluate_pairs, primary_score
 
@@ -84,11 +83,11 @@ class AlignTraining:
     def trainable_parameters(self) -> Iterable[nn.Parameter]:
         return (p for p in self.task.parameters() if p.requires_grad)
 
-    def snapshot(self) -> dict[str, Any]:
-        return copy.deepcopy(self.task.state_dict())
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return module_snapshot(self.task)
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        self.task.load_state_dict(snapshot)
+    def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
+        restore_snapshot(self.task, snapshot)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import copy
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -198,7 +199,7 @@ class _Inputs:
     test_head: dict[str, np.ndarray]
     prefix_seconds: float
 
-    @property
+    @cached_property
     def val_labels(self) -> dict[str, np.ndarray]:
         return {name: y[self.val_samples] for name, y in self.train_head.items()}
 

@@ -7,7 +7,6 @@ only the trainable suffix and the heads.
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vitrina.training.loop import LoopConfig, run_loop
+from vitrina.training.loop import LoopConfig, module_snapshot, restore_snapshot, run_loop
 from vitrina.training.recipes.staged import StagedBackbone
 
 logger = logging.getLogger(__name__)
@@ -245,11 +244,11 @@ class ClassifyTraining:
     def trainable_parameters(self):
         return (p for p in self.task.model.parameters() if p.requires_grad)
 
-    def snapshot(self) -> dict:
-        return copy.deepcopy(self.task.model.state_dict())
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return module_snapshot(self.task.model)
 
-    def restore(self, snapshot: dict) -> None:
-        self.task.model.load_state_dict(snapshot)
+    def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
+        restore_snapshot(self.task.model, snapshot)
 
 
 def fit(

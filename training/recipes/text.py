@@ -188,7 +188,7 @@ class TextTraining:
         return module_snapshot(self.model.model, trainable_only=True)
 
     def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
-        restore_snapshot(self.model.model, snapshot)
+        restore_snapshot(self.model.model, snapshot, partial=True)
 
 
 def _environment() -> dict[str, str]:
