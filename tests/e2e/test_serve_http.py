@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from tests.fakes import FakeFactory
+from tests.servers import free_port
 from vitrina.search_api import Settings, create_app
 
 pytestmark = pytest.mark.e2e
@@ -86,12 +87,6 @@ def test_projection_streams_as_arrow_over_http(http):
     table = pa.ipc.open_stream(body).read_all()
     points = http.get("/v1/spaces/image/projection").json()["points"]
     assert table.num_rows == 60 and table.to_pylist() == points
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serve_cli_runs_grpc_beside_rest(tiny_bundle_root):

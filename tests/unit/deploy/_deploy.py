@@ -2,7 +2,6 @@
 (kubectl, kubernetes-validate, hadolint, yamllint) that `make test` installs with the dev extra."""
 from __future__ import annotations
 
-import shlex
 import shutil
 import subprocess
 import sys
@@ -102,7 +101,3 @@ def exec_form(value: str) -> list[str]:
 
 def compose() -> dict:
     return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-
-
-def command_line(args: list[str]) -> str:
-    return shlex.join(args)

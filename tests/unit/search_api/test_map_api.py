@@ -143,7 +143,9 @@ def test_card_carries_the_stored_salient_words(model_client, tiny_model_bundle_r
     assert scores == sorted(scores, reverse=True) and scores[0] == 1.0 and scores[-1] > 0
 
 
-def test_card_skips_attributions_of_another_text(model_client, monkeypatch):
+@pytest.fixture
+def stale_attributions(monkeypatch):
+    """Every stored word attribution claims to be for another text (the catalogue changed since)."""
     from vitrina.indexer.bundle.reader import Bundle
 
     real = Bundle.text_attribution
@@ -153,6 +155,9 @@ def test_card_skips_attributions_of_another_text(model_client, monkeypatch):
         return row and {**row, "text_sha256": "0" * 64}
 
     monkeypatch.setattr(Bundle, "text_attribution", stale)
+
+
+def test_card_skips_attributions_of_another_text(model_client, stale_attributions):
     assert model_client.get("/v1/items/animals-03/card").json()["salient"] == []
 
 
@@ -172,16 +177,7 @@ def test_card_computes_the_words_the_build_did_not_store(model_client, tiny_mode
     assert model_client.get("/v1/items/plants-06/card?words=3").json()["salient"] == card["salient"]
 
 
-def test_a_computed_card_replaces_words_stored_for_another_text(model_client, monkeypatch):
-    from vitrina.indexer.bundle.reader import Bundle
-
-    real = Bundle.text_attribution
-
-    def stale(self, space, item_id):
-        row = real(self, space, item_id)
-        return row and {**row, "text_sha256": "0" * 64}
-
-    monkeypatch.setattr(Bundle, "text_attribution", stale)
+def test_a_computed_card_replaces_words_stored_for_another_text(model_client, stale_attributions):
     computed = model_client.get("/v1/items/vehicles-11/card?compute=true").json()["salient"]
     assert [s["space"] for s in computed] == ["text"]
     # The stale stored row does not hide the computed one from the hover cards that follow.

@@ -117,12 +117,18 @@ def test_missing_tower_and_ambiguous_modality(bases, tmp_path):
         create_encoder(f"ckpt:{tmp_path / 'both'}")
 
 
+def _edit_text_tower(ckpt, field, value):
+    """Rewrite one field of the checkpoint's text tower record; (its path, the edited metadata)."""
+    meta_path = ckpt / CKPT_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["towers"]["text"][field] = value
+    meta_path.write_text(json.dumps(meta))
+    return meta_path, meta
+
+
 def test_changed_base_weights_are_refused(bases, tmp_path):
     _save(tmp_path / "ckpt", bases)
-    meta_path = tmp_path / "ckpt" / CKPT_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["towers"]["text"]["base_fingerprint"] = "0" * 20
-    meta_path.write_text(json.dumps(meta))
+    _edit_text_tower(tmp_path / "ckpt", "base_fingerprint", "0" * 20)
     with pytest.raises(EncoderSpecError, match="retrain the checkpoint"):
         create_encoder(f"ckpt:{tmp_path / 'ckpt'}", modality=Modality.TEXT)
 
@@ -131,10 +137,7 @@ def test_broken_checkpoints_name_file_and_field(bases, tmp_path):
     with pytest.raises(EncoderSpecError, match="written by `vitrina train`"):
         create_encoder(f"ckpt:{tmp_path / 'nowhere'}", modality=Modality.TEXT)
     _save(tmp_path / "ckpt", bases)
-    meta_path = tmp_path / "ckpt" / CKPT_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["towers"]["text"]["weights_digest"] = "f" * 64
-    meta_path.write_text(json.dumps(meta))
+    meta_path, meta = _edit_text_tower(tmp_path / "ckpt", "weights_digest", "f" * 64)
     with pytest.raises(CheckpointError, match="towers.text.weights_digest"):
         load_joint_checkpoint(tmp_path / "ckpt")
     meta["kind"] = "mystery"
