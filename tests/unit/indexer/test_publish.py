@@ -247,3 +247,11 @@ def test_cli_build_shadow_publish_rollback_gc(root, tiny_catalogue, monkeypatch)
     newest = run("publish", "--version", "newest")
     assert newest.exit_code == 0, newest.output
     assert coll.current() == built["version"] and f"published {built['version']}" in newest.output
+
+
+def test_publish_newest_without_any_finished_version_names_the_option(tmp_path):
+    from vitrina.indexer.cli import app
+
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["publish", "--bundles", str(tmp_path), "--collection", "empty", "--version", "newest"])
+    assert result.exit_code == 2 and "--version" in result.output and "no finished version" in result.output
