@@ -20,7 +20,7 @@ from _machine import peak_rss_mib
 
 from vitrina.indexer.bundle.chunks import ChunkStore
 from vitrina.indexer.catalogue import collect, open_catalogue
-from vitrina.indexer.embed import embed_items, embeddable
+from vitrina.indexer.embed import EmbedSettings, embed_items, embeddable
 from vitrina.schemas import Modality
 from vitrina.training.encoders import create_encoder
 
@@ -42,7 +42,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store = ChunkStore(Path(tmp), encoder.dim, encoder.fingerprint)
             start = time.perf_counter()
-            result = embed_items(todo, encoder, store, workers=args.workers, progress=False)
+            result = embed_items(todo, encoder, store, settings=EmbedSettings(workers=args.workers), progress=False)
             elapsed = time.perf_counter() - start
         print(f"| vitrina {spec} | {len(result.ids)} | {elapsed:.1f} | {len(result.ids) / elapsed:.1f} | {peak_rss_mib():.0f} |")
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from vitrina.indexer.build_options import SPACE_ROLES, BuildOptions, SpaceRequest, check_spaces
 from vitrina.indexer.catalogue import catalogue_fingerprint, collect, open_catalogue
 from vitrina.indexer.embed import embeddable
+from vitrina.indexer.engines import open_engine
 from vitrina.indexer.pipeline import FINISH_STAGES, SPACE_STAGES, BuildState, SpaceState, run_stages
 from vitrina.indexer.versions.changes import content_hashes, item_changes
 from vitrina.indexer.word_attributions import read_text_attributions
@@ -134,10 +135,15 @@ def build_bundle(
         paths = coll.version(unchanged.version)
         return BuildResult(unchanged.version, paths, unchanged, json.loads(paths.build_report.read_text()), reused=True)
     start_staging(state)
-    for req in spaces:
-        indexed, _ = SPACE_ROLES[req.name]
-        encoder = state.encoders[req.name][indexed]
-        run_stages(state, SPACE_STAGES, SpaceState(req, indexed, encoder, embeddable(state.items, indexed)))
+    state.engine = open_engine(options.engine, encoder_factory, address=options.ray_address,
+                               actors=options.ray_actors, actor_cpus=options.ray_actor_cpus)
+    try:
+        for req in spaces:
+            indexed, _ = SPACE_ROLES[req.name]
+            encoder = state.encoders[req.name][indexed]
+            run_stages(state, SPACE_STAGES, SpaceState(req, indexed, encoder, embeddable(state.items, indexed)))
+    finally:
+        state.engine.close()
     run_stages(state, FINISH_STAGES)
     return BuildResult(state.version, state.paths, state.manifest, state.report, published=options.publish,
                        removed_versions=state.removed_versions)

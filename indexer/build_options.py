@@ -8,6 +8,7 @@ any work and raises FieldError naming the field; the CLI maps fields to its flag
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,14 @@ class BuildOptions:
     table_options: dict[str, Any] = option(factory=dict, help="How a table catalogue's columns map onto items")
     chunk_size: int = option(512, "Items per embedding chunk, the unit an interrupted build resumes from", key=True)
     batch_size: int = option(32, "Encoder batch size")
-    workers: int = option(2, "Image decoding worker processes")
+    workers: int = option(2, "Image decoding worker processes (with --engine ray: per actor)")
+    engine: str = option("local", "Where chunks are encoded: 'local' (this process) or 'ray' (an actor pool on Ray "
+                         "Data; needs the ray extra). Same key and bit-identical vectors (with equal CPU threads)")
+    ray_address: str | None = option(None, "engine ray: the cluster to join (default: $RAY_ADDRESS, else a Ray "
+                                     "started for this build on this machine)")
+    ray_actors: int = option(1, "engine ray: encoder actors in the pool (one GPU each when the cluster has GPUs)")
+    ray_actor_cpus: int | None = option(None, "engine ray: CPUs (torch threads) per actor; default: this "
+                                        "process's torch threads, which keeps the vectors bit-identical")
     max_pixels: int = option(DEFAULT_MAX_PIXELS, "Skip (and report) images with more pixels than this",
                              key=True, recorded=True)
     index_spec: str | None = option(None, "Force a FAISS index_factory string (default: chosen by size)")
@@ -123,6 +131,7 @@ class BuildOptions:
             check_keep(self.keep_versions, "keep_versions")
         projections, clusterings = check_map_methods(self.projections, self.clusterings)
         check_map_update(self.map_update)
+        _check_engine(self)
         return dataclasses.replace(self, projections=projections, clusterings=clusterings)
 
     def key_payload(self) -> dict[str, Any]:
@@ -137,6 +146,19 @@ class BuildOptions:
 _FIELDS = {f.name: f for f in dataclasses.fields(BuildOptions)}
 # Fields of the build that are arguments of build_bundle rather than options.
 _OTHER_FLAGS = {"spaces": "--space"}
+
+
+def _check_engine(options: BuildOptions) -> None:
+    from vitrina.indexer.engines import ENGINES
+
+    if options.engine not in ENGINES:
+        raise FieldError("engine", f"must be one of {', '.join(ENGINES)}, got {options.engine!r}")
+    for name in ("ray_actors", "ray_actor_cpus"):
+        value = getattr(options, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise FieldError(name, f"must be an integer >= 1, got {value!r}")
+    if options.engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise FieldError("engine", "the ray engine needs Ray: pip install 'vitrina[ray]'")
 
 
 def _jsonable(value: Any) -> Any:

@@ -51,6 +51,10 @@ def build(
     target_recall: Annotated[float, typer.Option(help=_HELP("target_recall"))] = _DEFAULT.target_recall,
     workers: Annotated[int, typer.Option(help=_HELP("workers"))] = _DEFAULT.workers,
     batch_size: Annotated[int, typer.Option(help=_HELP("batch_size"))] = _DEFAULT.batch_size,
+    engine: Annotated[str, typer.Option(help=_HELP("engine"))] = _DEFAULT.engine,
+    ray_address: Annotated[Optional[str], typer.Option(help=_HELP("ray_address"))] = _DEFAULT.ray_address,
+    ray_actors: Annotated[int, typer.Option(help=_HELP("ray_actors"))] = _DEFAULT.ray_actors,
+    ray_actor_cpus: Annotated[Optional[int], typer.Option(help=_HELP("ray_actor_cpus"))] = _DEFAULT.ray_actor_cpus,
     max_pixels: Annotated[int, typer.Option(help=_HELP("max_pixels"))] = _DEFAULT.max_pixels,
     no_publish: Annotated[bool, typer.Option("--no-publish", help=_HELP("publish"))] = not _DEFAULT.publish,
     parent: Annotated[str, typer.Option(help=_HELP("parent"))] = _DEFAULT.parent,
@@ -89,6 +93,7 @@ def build(
         table_options = {k: v for k, v in table_options.items() if v is not None}
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
+        engine=engine, ray_address=ray_address, ray_actors=ray_actors, ray_actor_cpus=ray_actor_cpus,
         index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=tuple(_split(projection) or _DEFAULT.projections),

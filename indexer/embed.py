@@ -1,14 +1,19 @@
 """Batch embedding of one space, chunked and resumable.
 
-Images are decoded and preprocessed in DataLoader worker processes so the
-encoder, not PNG decoding, is the bottleneck; undecodable or oversized
-images are skipped and reported, never fatal.
+Items are cut into fixed chunks; a chunk is the unit that is saved (one part file), resumed
+and, with `--engine ray`, handed to a worker. Each chunk is encoded the same way wherever it
+runs: image batches start at the chunk's first item and never straddle chunks, and a text
+chunk goes to the encoder whole. That is what makes a Ray build bit-identical to a local one.
+
+Images are decoded and preprocessed in DataLoader worker processes so the encoder, not PNG
+decoding, is the bottleneck; undecodable or oversized images are skipped and reported, never
+fatal.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +28,6 @@ from vitrina.training.images import DEFAULT_MAX_PIXELS
 log = logging.getLogger("vitrina.indexer")
 
 
-
 @dataclass
 class EmbedResult:
     ids: list[str]
@@ -33,10 +37,23 @@ class EmbedResult:
     chunks_encoded: int = 0
 
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How chunks are encoded: the same for every engine."""
+
+    batch_size: int = 32
+    workers: int = 2
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
 def embeddable(items: Sequence[Item], modality: Modality) -> list[Item]:
     if modality is Modality.IMAGE:
         return [it for it in items if it.image_ref and not it.image_status]
     return [it for it in items if (it.text or it.title).strip()]
+
+
+def encoded_text(item: Item) -> str:
+    return item.text or item.title
 
 
 class _ImageDataset(Dataset):
@@ -62,11 +79,21 @@ def _keep_list(batch: list[Any]) -> list[Any]:
     return batch
 
 
-def _image_batches(items: Sequence[Item], encoder, batch_size: int, workers: int, max_pixels: int):
+def chunk_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Batches of positions over consecutive chunks of `sizes`, each restarting at a chunk's start."""
+    batches, start = [], 0
+    for size in sizes:
+        batches += [list(range(b, min(b + batch_size, start + size))) for b in range(start, start + size, batch_size)]
+        start += size
+    return batches
+
+
+def _image_batches(chunks: Sequence[Sequence[Item]], encoder, settings: EmbedSettings):
+    items = [it for chunk in chunks for it in chunk]
     loader = DataLoader(
-        _ImageDataset(items, encoder.preprocess, max_pixels),
-        batch_size=batch_size,
-        num_workers=workers,
+        _ImageDataset(items, encoder.preprocess, settings.max_pixels),
+        batch_sampler=chunk_batches([len(c) for c in chunks], settings.batch_size),
+        num_workers=settings.workers,
         collate_fn=_keep_list,
         # Workers see only the decode work; the encoder keeps the main process's threads.
         persistent_workers=False,
@@ -78,11 +105,41 @@ def _image_batches(items: Sequence[Item], encoder, batch_size: int, workers: int
         yield [items[i].id for i, _ in ok], vectors, failed, len(batch)
 
 
-def _text_batches(items: Sequence[Item], encoder, batch_size: int):
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        texts = [it.text or it.title for it in batch]
-        yield [it.id for it in batch], encoder.encode(texts), {}, len(batch)
+def _text_batches(chunks: Sequence[Sequence[Item]], encoder):
+    # Whole chunks per call: the encoder sorts them by length, so far less compute goes to
+    # padding than with small batches in catalogue order.
+    for chunk in chunks:
+        yield [it.id for it in chunk], encoder.encode([encoded_text(it) for it in chunk]), {}, len(chunk)
+
+
+def encode_chunks(chunks: Sequence[Sequence[Item]], encoder, settings: EmbedSettings,
+                  on_items: Callable[[int], None] = lambda n: None) -> Iterator[ChunkResult]:
+    """One ChunkResult per chunk, in order. Batches never straddle chunks, so a chunk's vectors
+    do not depend on which other chunks were encoded with it."""
+    if encoder.modality is Modality.IMAGE:
+        batches = _image_batches(chunks, encoder, settings)
+    else:
+        batches = _text_batches(chunks, encoder)
+    pending = iter(chunks)
+    chunk = next(pending, None)
+    buffer = ChunkResult([], np.zeros((0, encoder.dim), np.float32), {})
+    seen = 0
+    with torch.inference_mode():
+        for ids, vectors, failed, count in batches:
+            buffer.ids.extend(ids)
+            buffer.vectors = np.concatenate([buffer.vectors, vectors])
+            buffer.skipped.update(failed)
+            seen += count
+            on_items(count)
+            while chunk is not None and seen >= len(chunk):
+                yield buffer
+                buffer = ChunkResult([], np.zeros((0, encoder.dim), np.float32), {})
+                seen -= len(chunk)
+                chunk = next(pending, None)
+
+
+def split_chunks(items: Sequence[Item], chunk_size: int) -> list[list[Item]]:
+    return [list(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
 
 
 def _finished_chunks(store: ChunkStore, chunks: list[list[Item]]) -> dict[int, ChunkResult]:
@@ -95,56 +152,41 @@ def _finished_chunks(store: ChunkStore, chunks: list[list[Item]]) -> dict[int, C
     return results
 
 
+def encode_locally(pending: dict[int, list[Item]], encoder, store: ChunkStore, settings: EmbedSettings,
+                   bar: tqdm) -> dict[int, ChunkResult]:
+    """The local engine: this process encodes the pending chunks and saves each as it finishes."""
+    results = {}
+    for index, result in zip(pending, encode_chunks(list(pending.values()), encoder, settings, bar.update)):
+        store.save(index, [it.id for it in pending[index]], result)
+        results[index] = result
+    return results
+
+
 def embed_items(
     items: Sequence[Item],
     encoder,
     store: ChunkStore,
     chunk_size: int = 512,
-    batch_size: int = 32,
-    workers: int = 2,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    settings: EmbedSettings = EmbedSettings(),
     progress: bool = True,
     desc: str = "embed",
+    engine: Callable[..., dict[int, ChunkResult]] = encode_locally,
 ) -> EmbedResult:
-    """Encode `items` (already filtered to the encoder's modality) chunk by chunk."""
-    chunks = [list(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
+    """Encode `items` (already filtered to the encoder's modality) chunk by chunk.
+
+    `engine(pending, encoder, store, settings, bar)` encodes the chunks no earlier run
+    finished, saving each to `store`; it returns them by chunk number."""
+    chunks = split_chunks(items, chunk_size)
     results = _finished_chunks(store, chunks)
-    pending = [i for i in range(len(chunks)) if i not in results]
+    pending = {i: chunks[i] for i in range(len(chunks)) if i not in results}
     reused = len(results)
     if reused:
         log.info("resuming from finished chunks", extra={"space": desc, "chunks_reused": reused, "chunks_pending": len(pending)})
 
-    flat = [it for i in pending for it in chunks[i]]
-    bar = tqdm(total=len(items), initial=len(items) - len(flat), desc=desc, unit="item", disable=not progress)
-    if encoder.modality is Modality.IMAGE:
-        batches = _image_batches(flat, encoder, batch_size, workers, max_pixels)
-    else:
-        # Whole chunks per call: the encoder sorts them by length, so far less
-        # compute goes to padding than with small batches in catalogue order.
-        batches = _text_batches(flat, encoder, chunk_size)
-
-    cursor = iter(pending)
-    current = next(cursor, None)
-    buffer = ChunkResult([], np.zeros((0, encoder.dim), np.float32), {})
-    seen = 0
-    with torch.inference_mode():
-        for ids, vectors, failed, count in batches:
-            buffer.ids.extend(ids)
-            buffer.vectors = np.concatenate([buffer.vectors, vectors])
-            buffer.skipped.update(failed)
-            seen += count
-            bar.update(count)
-            # Batches never straddle chunks only by luck, so split on item counts.
-            while current is not None and seen >= len(chunks[current]):
-                expected = [it.id for it in chunks[current]]
-                expected_set = set(expected)
-                take = sum(1 for i in buffer.ids if i in expected_set)
-                result = ChunkResult(buffer.ids[:take], buffer.vectors[:take], {k: v for k, v in buffer.skipped.items() if k in expected_set})
-                store.save(current, expected, result)
-                results[current] = result
-                buffer = ChunkResult(buffer.ids[take:], buffer.vectors[take:], {k: v for k, v in buffer.skipped.items() if k not in expected_set})
-                seen -= len(expected)
-                current = next(cursor, None)
+    todo = sum(len(c) for c in pending.values())
+    bar = tqdm(total=len(items), initial=len(items) - todo, desc=desc, unit="item", disable=not progress)
+    if pending:
+        results.update(engine(pending, encoder, store, settings, bar))
     bar.close()
 
     ordered = [results[i] for i in range(len(chunks))]

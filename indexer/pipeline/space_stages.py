@@ -9,7 +9,7 @@ import logging
 import shutil
 
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
-from vitrina.indexer.embed import embed_items
+from vitrina.indexer.embed import EmbedSettings, embed_items
 from vitrina.indexer.maps import build_space_maps, compute_neighbourhoods, neighbours_table, write_neighbours
 from vitrina.indexer.pipeline.state import BuildState, SpaceState
 from vitrina.indexer.reuse import merge_in_order
@@ -28,10 +28,10 @@ def embed(state: BuildState, space: SpaceState) -> None:
     taken = set(reused.ids)
     # Encoded chunks land under the staging folder first, so an interrupted build resumes them.
     store = ChunkStore(state.staging.chunks(space.name), encoder.dim, encoder.fingerprint)
+    settings = EmbedSettings(batch_size=options.batch_size, workers=options.workers, max_pixels=options.max_pixels)
     result = embed_items(
-        [it for it in space.candidates if it.id not in taken], encoder, store,
-        chunk_size=options.chunk_size, batch_size=options.batch_size, workers=options.workers,
-        max_pixels=options.max_pixels, progress=options.progress, desc=f"embed {space.name}",
+        [it for it in space.candidates if it.id not in taken], encoder, store, chunk_size=options.chunk_size,
+        settings=settings, progress=options.progress, desc=f"embed {space.name}", engine=state.engine,
     )
     ids, vectors = merge_in_order(space.candidates, [(reused.ids, reused.vectors), (result.ids, result.vectors)],
                                   encoder.dim)
@@ -55,6 +55,7 @@ def embed(state: BuildState, space: SpaceState) -> None:
         "vectors_encoded": len(result.ids),
         "chunks_reused": result.chunks_reused,
         "chunks_encoded": result.chunks_encoded,
+        "engine": state.engine.name,
     })
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vitrina.indexer.catalogue.base import Item
+from vitrina.indexer.engines import LocalEngine
 from vitrina.indexer.maps import NeighbourTable
 from vitrina.indexer.reuse import VectorPool
 from vitrina.indexer.timing import StageTimer
@@ -48,6 +49,8 @@ class BuildState:
     coll: CollectionPaths
     parent: str | None  # resolved once: a CURRENT that moves during the build does not change it
     timer: StageTimer = field(default_factory=StageTimer)
+    # Where the embed stage's chunks are encoded (indexer.engines); closed when the build ends.
+    engine: Any = field(default_factory=LocalEngine)
     # Set by the catalogue and encoder stages.
     catalogue_report: dict[str, Any] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
