@@ -63,7 +63,8 @@ def option(default: Any = None, help: str = "", *, flag: str | None = None, key:
 class BuildOptions:
     limit: int | None = option(None, "Index at most N items (a deterministic spread)", recorded=True)
     table_options: dict[str, Any] = option(factory=dict, help="How a table catalogue's columns map onto items")
-    chunk_size: int = option(512, "Items per embedding chunk, the unit an interrupted build resumes from", key=True)
+    chunk_size: int = option(512, "Items per embedding chunk: the unit an interrupted build resumes from, and "
+                             "that --engine ray hands to an actor", key=True)
     batch_size: int = option(32, "Encoder batch size")
     workers: int = option(2, "Image decoding worker processes (with --engine ray: per actor)")
     engine: str = option("local", "Where chunks are encoded: 'local' (this process) or 'ray' (an actor pool on Ray "
@@ -76,6 +77,10 @@ class BuildOptions:
     max_pixels: int = option(DEFAULT_MAX_PIXELS, "Skip (and report) images with more pixels than this",
                              key=True, recorded=True)
     index_spec: str | None = option(None, "Force a FAISS index_factory string (default: chosen by size)")
+    index_memory: float | None = option(None, "Memory budget of each space's index, in GiB: the ranked choice "
+                                        "keeps only indexes estimated to fit (IVF-SQ8, then OPQ+IVF-PQ), whose "
+                                        "candidates are re-scored from the memory-mapped vectors", key=True,
+                                        recorded=True)
     target_recall: float = option(0.95, "Tune search parameters until recall@10 vs exact reaches this",
                                   recorded=True)
     progress: bool = option(True, "Show progress bars")
@@ -123,6 +128,9 @@ class BuildOptions:
 
     def checked(self) -> "BuildOptions":
         """A copy with the map methods as tuples; FieldError for the first option that cannot work."""
+        if self.index_memory is not None and (isinstance(self.index_memory, bool) or not isinstance(
+                self.index_memory, (int, float)) or not self.index_memory > 0):
+            raise FieldError("index_memory", f"must be a number of GiB > 0, got {self.index_memory!r}")
         for name in ("neighbours_k", "attribution_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -48,9 +48,11 @@ def build(
     list_columns: Annotated[Optional[list[str]], typer.Option(help="table (CSV): columns holding lists separated by --list-separator")] = None,
     list_separator: Annotated[str, typer.Option(help="table (CSV): separator of list values")] = "|",
     index_spec: Annotated[Optional[str], typer.Option(help=_HELP("index_spec"))] = _DEFAULT.index_spec,
+    index_memory: Annotated[Optional[float], typer.Option(help=_HELP("index_memory"))] = _DEFAULT.index_memory,
     target_recall: Annotated[float, typer.Option(help=_HELP("target_recall"))] = _DEFAULT.target_recall,
     workers: Annotated[int, typer.Option(help=_HELP("workers"))] = _DEFAULT.workers,
     batch_size: Annotated[int, typer.Option(help=_HELP("batch_size"))] = _DEFAULT.batch_size,
+    chunk_size: Annotated[int, typer.Option(min=1, help=_HELP("chunk_size"))] = _DEFAULT.chunk_size,
     engine: Annotated[str, typer.Option(help=_HELP("engine"))] = _DEFAULT.engine,
     ray_address: Annotated[Optional[str], typer.Option(help=_HELP("ray_address"))] = _DEFAULT.ray_address,
     ray_actors: Annotated[int, typer.Option(help=_HELP("ray_actors"))] = _DEFAULT.ray_actors,
@@ -92,9 +94,10 @@ def build(
         )
         table_options = {k: v for k, v in table_options.items() if v is not None}
     options = BuildOptions(
-        limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, max_pixels=max_pixels,
+        limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, chunk_size=chunk_size,
+        max_pixels=max_pixels,
         engine=engine, ray_address=ray_address, ray_actors=ray_actors, ray_actor_cpus=ray_actor_cpus,
-        index_spec=index_spec, target_recall=target_recall, progress=progress, publish=not no_publish,
+        index_spec=index_spec, index_memory=index_memory, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=tuple(_split(projection) or _DEFAULT.projections),
         clusterings=tuple(_split(clustering) or _DEFAULT.clusterings), map_update=map_update,

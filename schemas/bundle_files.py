@@ -8,10 +8,12 @@ the field, so a bundle written by another version fails loudly and early.
 """
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -107,6 +109,32 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
+
+
+def write_vectors_atomic(vectors: np.ndarray, path: Path) -> None:
+    """A float32 C-order .npy, written then renamed like every bundle file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def open_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
+    """The .npy at `path` memory-mapped read-only: pages are read from disk (or the page cache,
+    shared by every process serving the bundle) only where a search touches them.
+    InvalidFieldError when it is not the float32 [rows, dim] matrix the manifest describes."""
+    try:
+        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise InvalidFieldError("vectors", f"is not a readable .npy ({exc})", path) from None
+    if vectors.dtype != np.float32 or vectors.shape != (rows, dim) or not vectors.flags.c_contiguous:
+        raise InvalidFieldError("vectors", f"holds {vectors.dtype} {vectors.shape}, expected float32 ({rows}, {dim})", path)
+    mapping = getattr(vectors, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_RANDOM"):
+        # Searches read a few scattered rows; the kernel's readahead would pull in megabytes around each.
+        mapping.madvise(mmap.MADV_RANDOM)
+    return vectors
 
 
 def write_checked(table: pa.Table, schema: pa.Schema, path: str | Path) -> None:

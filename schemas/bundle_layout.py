@@ -84,6 +84,11 @@ class VersionPaths:
     def embeddings(self, space: str) -> Path:
         return self.space_dir(space) / "embeddings.parquet"
 
+    def vectors(self, space: str) -> Path:
+        """The serving copy of embeddings.parquet's vectors: a float32 .npy that the server
+        memory-maps, so it never holds them in RAM (row i is embeddings.parquet's row i)."""
+        return self.space_dir(space) / "vectors.npy"
+
     def index(self, space: str) -> Path:
         return self.space_dir(space) / "index.faiss"
 

@@ -1,9 +1,10 @@
 """Opening a published version for serving.
 
-Everything a request needs is loaded up front (items, vectors, FAISS indexes,
-precomputed neighbourhoods) so a request never touches the disk except for
-images; encoders, the outlier report and the maps (projections, clusters)
-load lazily because only some endpoints need them.
+Everything a request needs is opened up front (items, FAISS indexes, precomputed
+neighbourhoods); encoders, the outlier report and the maps (projections, clusters) load
+lazily because only some endpoints need them. A space's raw vectors are memory-mapped
+(vectors.npy), not read into RAM: only exact re-scoring and filtered exact fallbacks touch
+them, and every process serving the bundle shares their pages through the page cache.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from vitrina.indexer.bundle.chunks import table_to_vectors
 from vitrina.schemas.bundle_layout import CollectionPaths, VersionPaths
+from vitrina.schemas.bundle_files import open_vectors
 from vitrina.schemas import ITEMS_SCHEMA, Manifest, Modality, SpaceManifest, embeddings_schema, read_table_checked
 
 if TYPE_CHECKING:
@@ -100,6 +102,18 @@ class _Lazy(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
+def _read_vectors(paths: VersionPaths, manifest: SpaceManifest) -> tuple[list[str], np.ndarray]:
+    """The space's ids, and its vectors memory-mapped from vectors.npy; versions written before
+    that file existed have their vectors read from embeddings.parquet into RAM."""
+    schema = embeddings_schema(manifest.dim)
+    mapped = paths.vectors(manifest.name)
+    if mapped.exists():
+        ids = read_table_checked(paths.embeddings(manifest.name), schema, columns=["id"]).column("id").to_pylist()
+        return ids, open_vectors(mapped, len(ids), manifest.dim)
+    table = read_table_checked(paths.embeddings(manifest.name), schema)
+    return table.column("id").to_pylist(), table_to_vectors(table, manifest.dim)
+
+
 class Space:
     def __init__(
         self,
@@ -114,10 +128,8 @@ class Space:
         self.name = manifest.name
         self.manifest = manifest
         self.paths = paths
-        table = read_table_checked(paths.embeddings(self.name), embeddings_schema(manifest.dim))
-        self.ids: list[str] = table.column("id").to_pylist()
+        self.ids, self.vectors = _read_vectors(paths, manifest)
         self.row_of: dict[str, int] = {item_id: row for row, item_id in enumerate(self.ids)}
-        self.vectors = table_to_vectors(table, manifest.dim)
         # Space row -> items row, so metadata filters (over items) become masks over index rows.
         self.item_rows = np.fromiter((items.row_of[i] for i in self.ids), dtype=np.int64, count=len(self.ids))
         self.index = VectorIndex.load(paths.index(self.name), manifest.index, vectors=self.vectors, use_gpu=use_gpu)

@@ -9,6 +9,12 @@ import faiss
 
 # search_params keys that change search behaviour; others in IndexInfo.search_params are notes.
 TUNABLE = {"hnsw": "efSearch", "ivf": "nprobe"}
+# Indexes that store lossy codes (SQ, PQ) fetch `rerank` x k candidates and re-score them exactly
+# from the stored vectors. 10 x k fetches 100 for k = 10: a true top-10 member that PQ ranks
+# below 100th is rare, and 100 rows of 384 floats are 150 kB to read from the memory-mapped
+# store, a few pages each.
+RERANK = "rerank"
+RERANK_FACTOR = 10
 EF_SEARCH_START = 16
 EF_SEARCH_MAX = 4096
 
@@ -28,6 +34,15 @@ def apply_to_index(index: faiss.Index, params: dict) -> None:
         inner.hnsw.efSearch = int(params["efSearch"])
     elif kind == "ivf" and "nprobe" in params:
         inner.nprobe = int(params["nprobe"])
+
+
+def stores_exact_vectors(index: faiss.Index) -> bool:
+    """Whether the index scores with the vectors themselves (Flat, IVF,Flat, HNSW,Flat), not codes."""
+    inner = inner_index(index)
+    if isinstance(inner, faiss.IndexHNSW):
+        return isinstance(faiss.downcast_index(inner.storage), faiss.IndexFlat)
+    name = type(inner).__name__  # GPU classes are not subclasses of the CPU ones
+    return isinstance(inner, (faiss.IndexFlat, faiss.IndexIVFFlat)) or (name.startswith("Gpu") and "Flat" in name)
 
 
 def index_kind(index: faiss.Index) -> str:

@@ -23,9 +23,11 @@ import numpy as np
 from tqdm import tqdm
 
 from vitrina.indexer import checks
-from vitrina.indexer.index._faiss_params import inner_index, index_kind, search_parameters, tuning_grid
+from vitrina.indexer.index._faiss_params import (
+    RERANK, RERANK_FACTOR, index_kind, inner_index, search_parameters, stores_exact_vectors, tuning_grid,
+)
 from vitrina.indexer.index.choice import MIN_POINTS_PER_LIST, get_optimal_index_specs
-from vitrina.indexer.index.exact import exact_search
+from vitrina.indexer.index.exact import exact_search, settle_ties
 from vitrina.indexer.index.gpu import gpu_clustering_index, gpu_count
 from vitrina.indexer.index.metrics import recall_at_k
 from vitrina.indexer.index.vector_index import VectorIndex
@@ -61,10 +63,12 @@ def build_index(
     sample_size: int = 1000,
     seed: int = 0,
     progress: bool = False,
+    memory_budget_bytes: int | None = None,
 ) -> tuple[VectorIndex, IndexInfo]:
     """Build, fill and tune an inner-product index over `vectors` (row i gets FAISS id i).
 
-    spec: a FAISS index_factory string; None picks `get_optimal_index_specs(n, dim)`.
+    spec: a FAISS index_factory string; None picks `get_optimal_index_specs(n, dim,
+    memory_budget_bytes)`: with a budget, only indexes estimated to fit it are tried.
     Tuning draws `sample_size` rows (seeded, at most 10% of the collection) as
     queries and raises efSearch / nprobe until held-out recall@10 against exact
     search reaches `target_recall` (see the module docstring). A spec that
@@ -76,7 +80,7 @@ def build_index(
     started = time.perf_counter()
     vectors = checks.matrix("vectors", vectors)
     n, dim = vectors.shape
-    candidates = _candidates(n, dim, spec, target_recall)
+    candidates = _candidates(n, dim, spec, target_recall, memory_budget_bytes)
     sample_size = checks.positive_int("sample_size", sample_size)
     rng = np.random.default_rng(seed)
     probe: _Probe | None = None  # drawn once, and only if some candidate needs measuring
@@ -111,14 +115,14 @@ def build_index(
     raise AssertionError(f"no candidate reached target_recall={target_recall}: {rejected}")
 
 
-def _candidates(n: int, dim: int, spec: str | None, target_recall: float) -> list[str]:
+def _candidates(n: int, dim: int, spec: str | None, target_recall: float, budget: int | None) -> list[str]:
     """The index specs to try in order: the given one then exact Flat, or the ranked choice."""
     if n == 0:
         raise ValueError("vectors has no rows; an index needs at least one vector")
     if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float)) or not 0 < target_recall <= 1:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
     if spec is None:
-        return get_optimal_index_specs(n, dim)
+        return get_optimal_index_specs(n, dim, budget)
     if isinstance(spec, str) and spec.strip():
         return [spec] if spec == "Flat" else [spec, "Flat"]
     raise ValueError(f"spec must be a FAISS index_factory string such as 'HNSW32' or None, got {spec!r}")
@@ -134,6 +138,7 @@ class _Probe:
         self.others = np.ones(n, dtype=bool)
         self.others[self.rows] = False
         self.queries = vectors[self.rows]
+        self.vectors = vectors  # re-scores the candidates of lossy codes
         self.k = min(RECALL_K, n - size) if n > size else 0
         self.exact = exact_search(vectors, self.queries, self.k, allowed=self.others)[1] if self.k else None
 
@@ -159,9 +164,13 @@ def _fill_and_tune(
 
 
 def _tune(index: faiss.Index, probe: _Probe, target: float, selector) -> tuple[dict, float]:
-    """Smallest setting on the grid whose held-out recall reaches `target`, else the largest tried."""
+    """Smallest setting on the grid whose held-out recall reaches `target`, else the largest tried.
+
+    Lossy codes are measured as they are served: re-ranked exactly from the vectors."""
     grid = tuning_grid(index)
     settings = [{}] if grid is None else [{grid[0]: v} for v in grid[1]]
+    if not stores_exact_vectors(index):
+        settings = [{**params, RERANK: RERANK_FACTOR} for params in settings]
     for params in settings:
         rows = _search_hiding_probe(index, probe, params, selector)
         recall = recall_at_k(rows, probe.exact, probe.k)
@@ -172,18 +181,22 @@ def _tune(index: faiss.Index, probe: _Probe, target: float, selector) -> tuple[d
 
 
 def _search_hiding_probe(index: faiss.Index, probe: _Probe, params: dict, selector) -> np.ndarray:
+    fetch = min(index.ntotal, probe.k * params.get(RERANK, 1))
     try:
-        return index.search(probe.queries, probe.k, params=search_parameters(index, params, selector))[1]
+        scores, rows = index.search(probe.queries, fetch, params=search_parameters(index, params, selector))
     except RuntimeError:
         if selector is None:
             raise
-    # Some exhaustive indexes (IndexPQ) take no SearchParameters: over-fetch and drop the
-    # probe rows afterwards. They are <= 10% of rows, so 2k+10 leaves k others in practice.
-    k = min(index.ntotal, 2 * probe.k + 10)
-    rows = index.search(probe.queries, k)[1]
-    rows = np.where((rows >= 0) & probe.others[np.maximum(rows, 0)], rows, -1)
-    kept = np.argsort(rows < 0, axis=1, kind="stable")[:, : probe.k]  # valid entries first, order kept
-    return np.take_along_axis(rows, kept, axis=1)
+        # Some exhaustive indexes (IndexPQ) take no SearchParameters: over-fetch and drop the
+        # probe rows afterwards. They are <= 10% of rows, so 2k+10 more leaves enough others.
+        scores, rows = index.search(probe.queries, min(index.ntotal, 2 * fetch + 10))
+        rows = np.where((rows >= 0) & probe.others[np.maximum(rows, 0)], rows, -1)
+        kept = np.argsort(rows < 0, axis=1, kind="stable")[:, :fetch]  # valid entries first, order kept
+        scores, rows = np.take_along_axis(scores, kept, axis=1), np.take_along_axis(rows, kept, axis=1)
+    if RERANK in params:
+        scores = np.where(rows < 0, -np.inf, scores)
+        rows = settle_ties(probe.vectors, probe.queries, scores, rows)[1]
+    return rows[:, : probe.k]
 
 
 def _new_index(spec: str, dim: int, given: bool) -> faiss.Index:

@@ -18,8 +18,12 @@ Rationale (vectors are L2-normalised, metric inner product):
 * n >= COMPRESSED_MIN_N -> ``IVF{nlist},SQ8`` first: 8-bit scalar quantisation
   cuts memory 4x and, on normalised vectors, loses little recall.
 
+Lossy codes (SQ, PQ) are served re-ranked: the search fetches RERANK_FACTOR x k candidates
+and re-scores them exactly from the space's memory-mapped vectors (vector_index.py), so
+their recall is measured, and tuned, after re-ranking.
+
 Every list then carries ``Flat`` as the fallback that always meets a recall
-target, and the compressed specs (``IVF..,SQ8``, ``OPQ..,IVF..,PQ..``, or
+target, and the compressed specs (``IVF..,SQ8``, ``[OPQ..,]IVF..,PQ..np``, or
 ``SQ8``/``PQ..`` without IVF for small n) after it: they are only reached when
 a memory budget removes everything larger. With a budget, specs whose
 estimated size exceeds it are dropped; if none fits, ValueError.
@@ -54,6 +58,10 @@ MIN_POINTS_PER_LIST = 39
 PQ_MIN_N = MIN_POINTS_PER_LIST * 256
 # Target bytes of float32 per PQ code byte: dim/4 sub-quantisers = 16x smaller than Flat.
 PQ_DIMS_PER_SUBQUANTIZER = 4
+# An OPQ rotation first spreads variance evenly over the sub-quantisers. It pays at the
+# encoders' high dimensions (384, 1280), where a few directions carry most of the variance;
+# below this its training (many PQ fits) costs more than it gives.
+OPQ_MIN_DIM = 256
 # IVF builds keep a direct map (row -> list) so filtered fallbacks can reconstruct rows.
 _ID_BYTES = 8 + 8
 
@@ -77,11 +85,18 @@ def pq_subquantizers(dim: int) -> int:
 
 def _ranked(n: int, dim: int) -> list[str]:
     nlist, m = ivf_nlist(n), pq_subquantizers(dim)
-    ivf_flat, ivf_sq8 = f"IVF{nlist},Flat", f"IVF{nlist},SQ8"
-    compressed = [ivf_sq8] + ([f"OPQ{m},IVF{nlist},PQ{m}"] if n >= PQ_MIN_N else [])
+    # Past a million vectors, assigning each to its list through a flat quantizer (n x nlist dot
+    # products: 10M x 16k x 384 is 126 TFLOP) dwarfs the rest of the build; an HNSW graph over
+    # the centroids finds the list in microseconds.
+    ivf = f"IVF{nlist}_HNSW{HNSW_M}" if n >= HNSW_MAX_N else f"IVF{nlist}"
+    ivf_flat, ivf_sq8 = f"{ivf},Flat", f"{ivf},SQ8"
+    # "np": no polysemous training, which only serves Hamming pre-filtering (unused here) and
+    # made PQ training several times slower.
+    rotate = f"OPQ{m}," if dim >= OPQ_MIN_DIM else ""
+    compressed = [ivf_sq8] + ([f"{rotate}{ivf},PQ{m}np"] if n >= PQ_MIN_N else [])
     if n < FLAT_MAX_N:
         # No IVF for tiny n: lists would be too short to be worth probing.
-        return ["Flat", "SQ8"] + ([f"PQ{m}"] if n >= PQ_MIN_N else [])
+        return ["Flat", "SQ8"] + ([f"PQ{m}np"] if n >= PQ_MIN_N else [])
     if n < HNSW_MAX_N:
         return [f"HNSW{HNSW_M}", ivf_flat, "Flat", *compressed]
     if n < COMPRESSED_MIN_N:
@@ -115,14 +130,15 @@ def get_optimal_index_specs(n: int, dim: int, memory_budget_bytes: int | None = 
 _PATTERNS: list[tuple[re.Pattern[str], object]] = [
     (re.compile(r"Flat"), lambda n, d: n * d * 4),
     (re.compile(r"SQ8"), lambda n, d: n * d + 2 * d * 4),
-    (re.compile(r"PQ(\d+)"), lambda n, d, m: n * m + 256 * d * 4),
+    (re.compile(r"PQ(\d+)(?:np)?"), lambda n, d, m: n * m + 256 * d * 4),
     (re.compile(r"HNSW(\d+)(?:,Flat)?"), lambda n, d, mm: n * (d * 4 + mm * 2 * 4 * HNSW_GRAPH_OVERHEAD + 8)),
-    (re.compile(r"IVF(\d+),Flat"), lambda n, d, nl: n * (d * 4 + _ID_BYTES) + nl * d * 4),
-    (re.compile(r"IVF(\d+),SQ8"), lambda n, d, nl: n * (d + _ID_BYTES) + nl * d * 4 + 2 * d * 4),
+    (re.compile(r"IVF(\d+)(?:_HNSW\d+)?,Flat"), lambda n, d, nl: n * (d * 4 + _ID_BYTES) + nl * d * 4),
+    (re.compile(r"IVF(\d+)(?:_HNSW\d+)?,SQ8"), lambda n, d, nl: n * (d + _ID_BYTES) + nl * d * 4 + 2 * d * 4),
     (
-        re.compile(r"OPQ(\d+),IVF(\d+),PQ(\d+)"),
+        re.compile(r"OPQ(\d+),IVF(\d+)(?:_HNSW\d+)?,PQ(\d+)(?:np)?"),
         lambda n, d, _o, nl, m: n * (m + _ID_BYTES) + nl * d * 4 + 256 * d * 4 + d * d * 4,
     ),
+    (re.compile(r"IVF(\d+)(?:_HNSW\d+)?,PQ(\d+)(?:np)?"), lambda n, d, nl, m: n * (m + _ID_BYTES) + nl * d * 4 + 256 * d * 4),
 ]
 
 
@@ -136,5 +152,5 @@ def estimate_index_bytes(spec: str, n: int, dim: int) -> int:
             return int(size(n, dim, *(int(g) for g in match.groups())))  # type: ignore[operator]
     raise ValueError(
         f"spec={spec!r} has no memory estimate; use one of Flat, SQ8, PQ<m>, HNSW<M>, "
-        "IVF<nlist>,Flat, IVF<nlist>,SQ8, OPQ<m>,IVF<nlist>,PQ<m>"
+        "IVF<nlist>,Flat, IVF<nlist>,SQ8, IVF<nlist>,PQ<m>, OPQ<m>,IVF<nlist>,PQ<m>"
     )

@@ -9,7 +9,9 @@ import faiss
 import numpy as np
 
 from vitrina.indexer import checks
-from vitrina.indexer.index._faiss_params import TUNABLE, inner_index, apply_to_index, index_kind, search_parameters
+from vitrina.indexer.index._faiss_params import (
+    RERANK, TUNABLE, apply_to_index, index_kind, inner_index, search_parameters,
+)
 from vitrina.indexer.index.exact import CUT_SLACK, exact_search, settle_ties
 from vitrina.indexer.index.gpu import maybe_to_gpu
 from vitrina.schemas.manifest import IndexInfo
@@ -59,9 +61,10 @@ class VectorIndex:
 
     @search_params.setter
     def search_params(self, params: dict) -> None:
-        # Keep only the knob this index family understands; the rest are notes from tuning.
+        # Keep only the knob this index family understands and the re-ranking depth; the rest
+        # are notes from tuning.
         knob = TUNABLE.get(self.kind)
-        self._params = {knob: int(params[knob])} if knob and knob in params else {}
+        self._params = {key: int(params[key]) for key in (knob, RERANK) if key and key in params}
         apply_to_index(self.index, self._params)
 
     @property
@@ -117,7 +120,9 @@ class VectorIndex:
         params = search_parameters(self.index, self.search_params, selector, allowed_fraction)
         # FAISS orders near-ties by its own float32 bits, which differ between processors, and
         # cuts a tie at k wherever its heap puts it: fetch a few hits past k, settle, then cut.
-        fetch = max(k, min(k + CUT_SLACK, self.ntotal))
+        # Lossy codes fetch rerank x k, which settling re-scores exactly from the vectors.
+        rerank = self._params.get(RERANK, 1) if self.vectors is not None else 1
+        fetch = max(k, min(max(k + CUT_SLACK, k * rerank), self.ntotal))
         scores, rows = self.index.search(queries, fetch, params=params)
         # FAISS pads missing results with id -1 and -FLT_MAX; make the padding unambiguous.
         scores[rows < 0] = -np.inf
@@ -203,7 +208,16 @@ class VectorIndex:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no index file; build one with build_index(...) and save it")
-        index = faiss.read_index(str(path))
+        # Memory-mapped: IVF inverted lists stay in the file (pages come in as lists are probed,
+        # and every server process shares them through the page cache); other index types are
+        # read into RAM as before. On-disk lists (index/ondisk.py) are found beside the index
+        # file, wherever the bundle was copied. Nothing writes to a served index.
+        # IO_FLAG_MMAP on top of on-disk lists crashes FAISS 1.15; those are memory-mapped anyway.
+        if path.with_suffix(".ivfdata").exists():
+            flags = faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY
+        else:
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY
+        index = faiss.read_index(str(path), flags)
         # Validate before a possible GPU copy so errors describe the file, not the device.
         loaded = cls(index, info.search_params, vectors)
         if use_gpu:

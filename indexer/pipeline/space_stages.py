@@ -15,7 +15,7 @@ from vitrina.indexer.pipeline.state import BuildState, SpaceState
 from vitrina.indexer.reuse import merge_in_order
 from vitrina.indexer.word_attributions import attribute_space, completeness_error, spread
 from vitrina.schemas import Modality, SpaceManifest
-from vitrina.schemas.bundle_files import write_parquet_atomic
+from vitrina.schemas.bundle_files import write_parquet_atomic, write_vectors_atomic
 from vitrina.training.explain.errors import ExplainError
 
 log = logging.getLogger("vitrina.indexer")
@@ -45,6 +45,7 @@ def embed(state: BuildState, space: SpaceState) -> None:
     state.pool.add(encoder.fingerprint, ids, vectors, state.hashes)
     write_parquet_atomic(vectors_to_table(ids, vectors, encoder.fingerprint, encoder.dim),
                          state.staging.embeddings(space.name))
+    write_vectors_atomic(vectors, state.staging.vectors(space.name))
     space.ids, space.vectors = ids, vectors
     space.report.update({
         "candidates": len(space.candidates),
@@ -63,8 +64,10 @@ def index(state: BuildState, space: SpaceState) -> None:
     from vitrina.indexer.index import build_index
 
     options = state.options
+    budget = None if options.index_memory is None else int(options.index_memory * 2**30)
     space.index, space.index_info = build_index(space.vectors, spec=options.index_spec,
-                                                target_recall=options.target_recall, progress=options.progress)
+                                                target_recall=options.target_recall, progress=options.progress,
+                                                memory_budget_bytes=budget)
     space.index.save(state.staging.index(space.name))
     space.report.update({"index": space.index_info.factory, "recall_at_10": space.index_info.recall_at_10,
                          "neighbours_k": options.neighbours_k})

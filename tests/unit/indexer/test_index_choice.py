@@ -22,8 +22,8 @@ DIMS = [8, 64, 100, 384, 768, 1024]
 
 
 def family(spec: str) -> str:
-    """Spec with numbers stripped: 'IVF1024,Flat' -> 'IVF,Flat'."""
-    return re.sub(r"\d+", "", spec)
+    """Spec with numbers and the coarse quantizer stripped: 'IVF1024_HNSW32,Flat' -> 'IVF,Flat'."""
+    return re.sub(r"\d+", "", re.sub(r"_HNSW\d+", "", spec))
 
 
 # Preference order of the top choice as n grows, without a memory budget.
@@ -41,8 +41,18 @@ def test_thresholds_are_where_the_docstring_says():
     assert get_optimal_index_specs(FLAT_MAX_N - 1, 384)[0] == "Flat"
     assert get_optimal_index_specs(FLAT_MAX_N, 384)[0] == "HNSW32"
     assert get_optimal_index_specs(HNSW_MAX_N - 1, 384)[0] == "HNSW32"
-    assert get_optimal_index_specs(HNSW_MAX_N, 384)[0] == f"IVF{ivf_nlist(HNSW_MAX_N)},Flat"
-    assert get_optimal_index_specs(COMPRESSED_MIN_N, 384)[0] == f"IVF{ivf_nlist(COMPRESSED_MIN_N)},SQ8"
+    # Past a million vectors the lists are found through an HNSW graph over the centroids.
+    assert get_optimal_index_specs(HNSW_MAX_N - 1, 384)[1] == f"IVF{ivf_nlist(HNSW_MAX_N - 1)},Flat"
+    assert get_optimal_index_specs(HNSW_MAX_N, 384)[0] == f"IVF{ivf_nlist(HNSW_MAX_N)}_HNSW32,Flat"
+    assert get_optimal_index_specs(COMPRESSED_MIN_N, 384)[0] == f"IVF{ivf_nlist(COMPRESSED_MIN_N)}_HNSW32,SQ8"
+
+
+@pytest.mark.parametrize("dim, rotated", [(64, False), (255, False), (256, True), (1280, True)])
+def test_product_codes_are_rotated_by_opq_only_at_high_dimension(dim, rotated):
+    (pq,) = [s for s in get_optimal_index_specs(2_000_000, dim) if "PQ" in s]
+    assert pq.startswith("OPQ") is rotated and pq.endswith("np")  # no polysemous training
+    faiss.index_factory(dim, pq, faiss.METRIC_INNER_PRODUCT)  # FAISS accepts it
+    assert estimate_index_bytes(pq, 2_000_000, dim) < 2_000_000 * dim  # under a byte a dimension
 
 
 @pytest.mark.parametrize("n", N_GRID)
