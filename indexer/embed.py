@@ -49,10 +49,11 @@ class EmbedSettings:
 def embeddable(items: Sequence[Item], modality: Modality) -> list[Item]:
     if modality is Modality.IMAGE:
         return [it for it in items if it.image_ref and not it.image_status]
-    return [it for it in items if (it.text or it.title).strip()]
+    return [it for it in items if encoded_text(it).strip()]
 
 
 def encoded_text(item: Item) -> str:
+    """What a text encoder sees of an item (its embedding, its word attributions)."""
     return item.text or item.title
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -103,21 +103,28 @@ def projection_fields(methods: Sequence[str]) -> list[pa.Field]:
 
 
 # --- reading and writing -------------------------------------------------------------------------
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write then rename, so a reader sees the old file or the new one, never half of one."""
+def _write_then_rename(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` beside `path`, then rename, so a reader sees the old file or the new one,
+    never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    _write_then_rename(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_vectors_atomic(vectors: np.ndarray, path: Path) -> None:
     """A float32 C-order .npy, written then renamed like every bundle file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-    os.replace(tmp, path)
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a handle: given a name, np.save would append ".npy" to it
+            np.save(fh, matrix, allow_pickle=False)
+
+    _write_then_rename(path, write)
 
 
 def open_vectors(path: Path, rows: int, dim: int) -> np.ndarray:

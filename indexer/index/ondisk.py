@@ -16,14 +16,11 @@ from faiss.contrib.ondisk import merge_ondisk
 from tqdm import tqdm
 
 from vitrina.indexer.index.build import ADD_BATCH
+from vitrina.indexer.index.vector_index import ivfdata_path
 
 __all__ = ["build_ondisk_ivf", "ivfdata_path"]
 
 SHARD_ROWS = 1_000_000
-
-
-def ivfdata_path(index_path: Path) -> Path:
-    return index_path.with_suffix(".ivfdata")
 
 
 def build_ondisk_ivf(trained: faiss.Index, vectors: np.ndarray, index_path: Path, shard_rows: int = SHARD_ROWS,

@@ -16,7 +16,7 @@ from vitrina.indexer.index.exact import CUT_SLACK, exact_search, settle_ties
 from vitrina.indexer.index.gpu import maybe_to_gpu
 from vitrina.schemas.manifest import IndexInfo
 
-__all__ = ["VectorIndex"]
+__all__ = ["VectorIndex", "ivfdata_path"]
 
 # Filters that allow few rows are answered by exact scoring of just those rows.
 # Below ~2% of rows a graph walk or list scan mostly meets excluded rows, so
@@ -29,6 +29,11 @@ __all__ = ["VectorIndex"]
 # 384 floats is ~8 MFLOP: about 5 ms for one query, far less per query in a batch.
 SUBSET_EXACT_MAX_FRACTION = 0.02
 SUBSET_EXACT_MAX_ROWS = 20_000
+
+
+def ivfdata_path(index_path: Path) -> Path:
+    """Where an index's on-disk inverted lists live, when it has them (index/ondisk.py)."""
+    return index_path.with_suffix(".ivfdata")
 
 
 class VectorIndex:
@@ -213,7 +218,7 @@ class VectorIndex:
         # read into RAM as before. On-disk lists (index/ondisk.py) are found beside the index
         # file, wherever the bundle was copied. Nothing writes to a served index.
         # IO_FLAG_MMAP on top of on-disk lists crashes FAISS 1.15; those are memory-mapped anyway.
-        if path.with_suffix(".ivfdata").exists():
+        if ivfdata_path(path).exists():
             flags = faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY
         else:
             flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY

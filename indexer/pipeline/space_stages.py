@@ -9,7 +9,7 @@ import logging
 import shutil
 
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
-from vitrina.indexer.embed import EmbedSettings, embed_items
+from vitrina.indexer.embed import EmbedSettings, embed_items, encoded_text
 from vitrina.indexer.maps import build_space_maps, compute_neighbourhoods, neighbours_table, write_neighbours
 from vitrina.indexer.pipeline.state import BuildState, SpaceState
 from vitrina.indexer.reuse import merge_in_order
@@ -98,7 +98,7 @@ def attributions(state: BuildState, space: SpaceState) -> None:
     summary = state.report.setdefault("attributions", {})
     try:
         rows, counts = attribute_space(
-            space.name, chosen, [by_id[i].text or by_id[i].title for i in chosen], space.encoder,
+            space.name, chosen, [encoded_text(by_id[i]) for i in chosen], space.encoder,
             options.attribution_steps, state.previous_attributions, options.progress,
         )
     except ExplainError as exc:  # an encoder without a differentiable path (not torch)
