@@ -69,6 +69,7 @@ def build(
     clustering: Annotated[Optional[list[str]], typer.Option(
         "--clustering", metavar="METHOD", help=_HELP("clusterings"))] = None,
     map_update: Annotated[str, typer.Option(help=_HELP("map_update"))] = _DEFAULT.map_update,
+    attribution_method: Annotated[str, typer.Option(help=_HELP("attribution_method"))] = _DEFAULT.attribution_method,
     attribution_steps: Annotated[int, typer.Option(min=0, help=_HELP("attribution_steps"))] = _DEFAULT.attribution_steps,
     attribution_items: Annotated[Optional[int], typer.Option(min=0, help=_HELP("attribution_items"))] = _DEFAULT.attribution_items,
     progress: Annotated[bool, typer.Option(help=_HELP("progress"))] = _DEFAULT.progress,
@@ -101,7 +102,8 @@ def build(
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=tuple(_split(projection) or _DEFAULT.projections),
         clusterings=tuple(_split(clustering) or _DEFAULT.clusterings), map_update=map_update,
-        attribution_steps=attribution_steps, attribution_items=attribution_items, parent=parent, keep_versions=keep,
+        attribution_method=attribution_method, attribution_steps=attribution_steps,
+        attribution_items=attribution_items, parent=parent, keep_versions=keep,
     )
     try:
         coll = CollectionPaths.of(out, collection)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from vitrina.indexer.bundle.chunks import ChunkResult, ChunkStore
+from vitrina.indexer.bundle.chunks import ChunkResult, ChunkStore, chunk_key
 from vitrina.indexer.catalogue.base import Item
 from vitrina.schemas import Modality
 from vitrina.training.images import DEFAULT_MAX_PIXELS
@@ -144,10 +144,10 @@ def split_chunks(items: Sequence[Item], chunk_size: int) -> list[list[Item]]:
 
 
 def _finished_chunks(store: ChunkStore, chunks: list[list[Item]]) -> dict[int, ChunkResult]:
-    """Chunks an interrupted build of the same key already encoded, by chunk number."""
+    """Chunks an interrupted build already encoded (same items, content and encoder), by chunk number."""
     results: dict[int, ChunkResult] = {}
     for index, chunk in enumerate(chunks):
-        done = store.load(index, [it.id for it in chunk])
+        done = store.load(chunk_key(chunk))
         if done is not None:
             results[index] = done
     return results
@@ -158,7 +158,7 @@ def encode_locally(pending: dict[int, list[Item]], encoder, store: ChunkStore, s
     """The local engine: this process encodes the pending chunks and saves each as it finishes."""
     results = {}
     for index, result in zip(pending, encode_chunks(list(pending.values()), encoder, settings, bar.update)):
-        store.save(index, [it.id for it in pending[index]], result)
+        store.save(chunk_key(pending[index]), result)
         results[index] = result
     return results
 

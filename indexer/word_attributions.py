@@ -2,6 +2,11 @@
 
 For each space whose items are texts, each item's text is explained against its own empty
 baseline (training/explain/text_words.py, target None): which words carry the item's vector.
+The build's default is Integrated Gradients in 2 steps: a hover needs the ranking of a few
+words, which 2 steps already give, at a few tens of milliseconds per item on a CPU; the
+completeness delta is stored with each row. `--attribution-method gradient_x_input` (one pass
+per item) is faster and ranks worse; more `--attribution-steps` are closer to complete. The API
+runs full 50-step IG on demand for "why are these close?".
 One row per (space, item); the words keep their character offsets so a client can highlight
 them in the text it already has.
 
@@ -15,18 +20,25 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import pyarrow as pa
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from vitrina.schemas.bundle_files import TEXT_ATTRIBUTIONS_SCHEMA, read_checked, write_checked
 
 log = logging.getLogger("vitrina.indexer")
 
-# Steps the build uses by default: the hover needs the ranking of a few words, and 20 steps
-# kept |delta| under 0.007 on 32 openclipart texts with MiniLM while costing 2.5x less than 50.
-DEFAULT_STEPS = 20
+# The build's default: two-point (Gauss-Legendre) Integrated Gradients. On 64 openclipart texts
+# with MiniLM on 2 cores (bench/attributions.py, docs/benchmarks.md) it ran at 20-31 items/s
+# against 3.7 for 20 steps, ranked words like 50-step IG (median Spearman 0.90; IG's top word
+# among its top 3 for 95% of texts), where gradient x input (35-39 items/s) reached 0.68 and
+# 81%. Its completeness delta is large (up to 0.76 of a change near 1), and stored per row.
+DEFAULT_METHOD = "integrated_gradients"
+DEFAULT_STEPS = 2
+METHODS = ("integrated_gradients", "gradient_x_input")
 REDUCTION = "sum"
+LEGACY_METHOD = "integrated_gradients"  # rows written before the method was stored
 
 
 def text_sha256(text: str) -> str:
@@ -37,7 +49,7 @@ def _row(space: str, item_id: str, text: str, fingerprint: str, result: Any) -> 
     return {
         "space": space, "id": item_id, "text_sha256": text_sha256(text), "fingerprint": fingerprint,
         "words": [w.to_dict() for w in result.words], "score": result.score, "baseline_score": result.baseline_score,
-        "delta": result.delta, "n_steps": result.n_steps, "reduction": result.reduction,
+        "delta": result.delta, "n_steps": result.n_steps, "reduction": result.reduction, "method": result.method,
     }
 
 
@@ -61,11 +73,15 @@ def attribute_space(
     progress: bool = True,
     batch_size: int = 16,
     explain: Callable[..., list[Any]] | None = None,
+    method: str = DEFAULT_METHOD,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rows for every (id, text) of one space, reusing `previous` rows that still apply.
 
-    Returns the rows and counts {"computed", "reused"}.
+    Returns the rows and counts {"computed", "reused"}. `steps` counts for integrated_gradients
+    only; gradient_x_input is one step.
     """
+    if method == "gradient_x_input":
+        steps = 1
     if explain is None:
         from vitrina.training.explain.text_words import explain_texts as explain
     rows: list[dict[str, Any] | None] = [None] * len(ids)
@@ -73,7 +89,7 @@ def attribute_space(
     for i, (item_id, text) in enumerate(zip(ids, texts)):
         old = (previous or {}).get((space, item_id))
         if (old is not None and old["text_sha256"] == text_sha256(text) and old["fingerprint"] == encoder.fingerprint
-                and old["n_steps"] == steps and old["reduction"] == REDUCTION):
+                and old["n_steps"] == steps and old["reduction"] == REDUCTION and old["method"] == method):
             rows[i] = old
         else:
             todo.append(i)
@@ -81,7 +97,7 @@ def attribute_space(
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
             results = explain(encoder, [texts[i] for i in batch], None, n_steps=steps, reduction=REDUCTION,
-                              batch_size=batch_size)
+                              batch_size=batch_size, method=method)
             for i, result in zip(batch, results):
                 rows[i] = _row(space, ids[i], texts[i], encoder.fingerprint, result)
             bar.update(len(batch))
@@ -98,7 +114,13 @@ def read_text_attributions(path: str | Path) -> dict[tuple[str, str], dict[str, 
     path = Path(path)
     if not path.is_file():
         return {}
-    table = read_checked(path, TEXT_ATTRIBUTIONS_SCHEMA)
+    if "method" in pq.read_schema(path).names:
+        table = read_checked(path, TEXT_ATTRIBUTIONS_SCHEMA)
+    else:
+        legacy = TEXT_ATTRIBUTIONS_SCHEMA.remove(TEXT_ATTRIBUTIONS_SCHEMA.get_field_index("method"))
+        table = read_checked(path, legacy)
+        table = table.append_column(TEXT_ATTRIBUTIONS_SCHEMA.field("method"),
+                                    pa.array([LEGACY_METHOD] * table.num_rows, pa.string()))
     return {(row["space"], row["id"]): row for row in table.to_pylist()}
 
 
@@ -110,6 +132,6 @@ def completeness_error(rows: Sequence[Mapping[str, Any]]) -> float:
 
 
 __all__ = [
-    "DEFAULT_STEPS", "TEXT_ATTRIBUTIONS_SCHEMA", "attribute_space", "completeness_error", "read_text_attributions",
+    "DEFAULT_METHOD", "DEFAULT_STEPS", "METHODS", "TEXT_ATTRIBUTIONS_SCHEMA", "attribute_space", "completeness_error", "read_text_attributions",
     "spread", "text_sha256", "write_text_attributions",
 ]

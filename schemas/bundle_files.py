@@ -90,6 +90,9 @@ TEXT_ATTRIBUTIONS_SCHEMA = pa.schema([
     pa.field("delta", pa.float32(), nullable=False),
     pa.field("n_steps", pa.int32(), nullable=False),
     pa.field("reduction", pa.string(), nullable=False),
+    # "integrated_gradients" or "gradient_x_input" (training/explain/text_words.py); versions
+    # written before the column existed hold integrated gradients.
+    pa.field("method", pa.string(), nullable=False),
 ])
 
 

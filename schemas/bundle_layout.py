@@ -7,10 +7,12 @@ a published version's items and vectors through them, so the layout is coded onc
     <root>/<collection>/history.jsonl      one line per switch of CURRENT (publish, rollback)
     <root>/<collection>/versions/<v>/      immutable once renamed into place
     <root>/<collection>/.staging/<key>/    an unfinished build, resumable by key
+    <root>/<collection>/.chunks/<encoder>/ encoded chunks of unfinished builds, by what fixes their vectors
     <root>/<collection>/.trash/            versions being deleted (moved out of versions/ first)
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ HISTORY = "history.jsonl"
 LOCK = ".lock"
 VERSIONS = "versions"
 STAGING = ".staging"
+CHUNKS = ".chunks"
 TRASH = ".trash"
 MANIFEST = "manifest.json"
 ITEMS = "items.parquet"
@@ -105,9 +108,6 @@ class VersionPaths:
         """The fitted UMAP/PCA model of a space's map, to place new items without refitting."""
         return self.space_dir(space) / "reducers" / f"{method}.pkl"
 
-    def chunks(self, space: str) -> Path:
-        return self.space_dir(space) / "chunks"
-
 
 @dataclass(frozen=True)
 class CollectionPaths:
@@ -138,6 +138,11 @@ class CollectionPaths:
 
     def staging(self, key: str) -> VersionPaths:
         return VersionPaths(self.root / STAGING / key)
+
+    def chunks(self, fingerprint: str) -> Path:
+        """Encoded chunks of one encoder, shared by every build of the collection: a chunk's
+        vectors depend on the encoder and its items' content, not on the build's other options."""
+        return self.root / CHUNKS / hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
     def current(self) -> str | None:
         try:

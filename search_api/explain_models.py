@@ -78,10 +78,12 @@ class WordsView(_View):
     words: list[WordScore]
     score: float = Field(description="Cosine similarity being explained")
     baseline_score: float = Field(description="The same similarity for the empty ([PAD]) text")
-    delta: float = Field(description="Integrated Gradients convergence delta: how far completeness is off")
+    delta: float = Field(description="Completeness delta: sum of word scores - (score - baseline_score)")
     n_steps: int
     reduction: str
     precomputed: bool = Field(default=False, description="Read from the version's attributions/text.parquet")
+    method: str = Field(default="integrated_gradients",
+                        description="integrated_gradients, or gradient_x_input (one step: a build's precomputed hover)")
 
 
 class HeatmapView(_View):

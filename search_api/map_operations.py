@@ -122,17 +122,20 @@ class MapOperations:
     def _attribute_now(self, bundle: Bundle, space: Space, record: ItemRecord) -> dict | None:
         """The word attribution row the build would have stored for `record` in `space` (None for
         a space that does not index texts, or whose encoder has no gradients)."""
-        from vitrina.indexer.word_attributions import DEFAULT_STEPS, attribute_space
+        from vitrina.indexer.word_attributions import DEFAULT_STEPS, LEGACY_METHOD, attribute_space
         from vitrina.training.explain.errors import ExplainError
 
         if space.manifest.indexed_modality is not Modality.TEXT:
             return None
         encoder = space.encoder(Modality.TEXT)
-        # The build's step count, so a computed card ranks words as a stored one would.
-        steps = bundle.manifest.build.get("options", {}).get("attribution_steps") or DEFAULT_STEPS
+        # The build's method and step count, so a computed card ranks words as a stored one would.
+        built = bundle.manifest.build.get("options", {})
+        steps = built.get("attribution_steps") or DEFAULT_STEPS
+        # Versions built before the method was recorded used integrated gradients.
+        method = built.get("attribution_method", LEGACY_METHOD)
         try:
             rows, _ = self._explain_pool.run(lambda: attribute_space(
-                space.name, [record.id], [record.text], encoder, steps, progress=False))
+                space.name, [record.id], [record.text], encoder, steps, progress=False, method=method))
         except ExplainError:
             return None
         self._card_words.put((bundle.version, space.name, record.id), rows[0])

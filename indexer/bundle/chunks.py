@@ -4,13 +4,21 @@ A build encodes items in fixed, deterministic chunks and writes each chunk
 as its own Parquet file (plus a sidecar listing the items it had to skip).
 A chunk counts as done only once its Parquet file has been renamed into
 place, so a crash mid-chunk loses that chunk and nothing else, and a rerun
-with the same inputs re-encodes only the missing chunks.
+re-encodes only the missing chunks.
+
+A chunk's file is named by what determines its vectors and nothing else: the
+encoder's fingerprint (weights and preprocessing) and its items' ids and content
+hashes. So a rerun finds it whatever else changed (another --attribution-items,
+another map method: a different build key), and never takes it for items whose
+content changed since.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -45,18 +53,24 @@ def table_to_vectors(table: pa.Table, dim: int) -> np.ndarray:
     return column.values.to_numpy(zero_copy_only=False).reshape(len(column), dim).astype(np.float32, copy=False)
 
 
+def chunk_key(items: Sequence) -> list[list[str]]:
+    """What a chunk's vectors depend on besides the encoder: [id, content hash] per item, in order."""
+    return [[it.id, it.content_hash] for it in items]
+
+
 class ChunkStore:
     def __init__(self, folder: Path, dim: int, fingerprint: str):
         self.folder = folder
         self.dim = dim
         self.fingerprint = fingerprint
 
-    def _paths(self, index: int) -> tuple[Path, Path]:
-        return self.folder / f"chunk-{index:06d}.parquet", self.folder / f"chunk-{index:06d}.json"
+    def _paths(self, expected: list[list[str]]) -> tuple[Path, Path]:
+        name = "chunk-" + hashlib.sha256(json.dumps([self.fingerprint, expected]).encode()).hexdigest()[:32]
+        return self.folder / f"{name}.parquet", self.folder / f"{name}.json"
 
-    def load(self, index: int, expected_ids: list[str]) -> ChunkResult | None:
-        """The chunk if it was finished by an earlier run with the same inputs, else None."""
-        data_path, side_path = self._paths(index)
+    def load(self, expected: list[list[str]]) -> ChunkResult | None:
+        """The chunk of `expected` (chunk_key of its items) if an earlier run finished it, else None."""
+        data_path, side_path = self._paths(expected)
         if not (data_path.exists() and side_path.exists()):
             return None
         try:
@@ -64,14 +78,15 @@ class ChunkStore:
             table = read_table_checked(data_path, embeddings_schema(self.dim))
         except (ValueError, OSError):
             return None  # a damaged chunk is simply encoded again
-        if side.get("expected_ids") != expected_ids or side.get("fingerprint") != self.fingerprint:
+        if side.get("expected") != expected or side.get("fingerprint") != self.fingerprint:
             return None
         return ChunkResult(table.column("id").to_pylist(), table_to_vectors(table, self.dim), side.get("skipped", {}))
 
-    def save(self, index: int, expected_ids: list[str], result: ChunkResult) -> None:
-        data_path, side_path = self._paths(index)
-        side = {"expected_ids": expected_ids, "fingerprint": self.fingerprint, "skipped": result.skipped}
+    def save(self, expected: list[list[str]], result: ChunkResult) -> None:
+        data_path, side_path = self._paths(expected)
+        side = {"expected": expected, "fingerprint": self.fingerprint, "skipped": result.skipped}
         # Sidecar first: the Parquet rename is what marks the chunk done.
+        self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(side_path, json.dumps(side))
         tmp = data_path.with_name(data_path.name + ".tmp")
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from vitrina.indexer.bundle.chunks import ChunkStore
+from vitrina.indexer.bundle.chunks import ChunkStore, chunk_key
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import EmbedSettings, encode_chunks, encoded_text
 from vitrina.schemas import Modality
@@ -45,13 +45,16 @@ class EncoderRecipe:
 
 
 def chunk_rows(pending: dict[int, list[Item]]) -> list[dict[str, Any]]:
-    """One row per chunk: its number and what encoding needs of each item (id, image, text)."""
-    return [{"chunk": index, "items": json.dumps([[it.id, it.image_ref, encoded_text(it)] for it in chunk])}
+    """One row per chunk: its number and what encoding needs of each item (id, image, text), with
+    the content hash that names the chunk's part file."""
+    return [{"chunk": index, "items": json.dumps([[it.id, it.image_ref, encoded_text(it), it.content_hash]
+                                                   for it in chunk])}
             for index, chunk in pending.items()]
 
 
 def _items(payload: str) -> list[Item]:
-    return [Item(id=item_id, text=text or "", image_ref=image_ref) for item_id, image_ref, text in json.loads(payload)]
+    return [Item(id=item_id, text=text or "", image_ref=image_ref, content_hash=content_hash)
+            for item_id, image_ref, text, content_hash in json.loads(payload)]
 
 
 class ChunkEncoder:
@@ -75,7 +78,7 @@ class ChunkEncoder:
         for index, payload in zip(batch["chunk"], batch["items"]):
             items = _items(str(payload))
             (result,) = encode_chunks([items], self.encoder, self.settings)
-            self.store.save(int(index), [it.id for it in items], result)
+            self.store.save(chunk_key(items), result)
             for key, value in (("chunk", int(index)), ("items", len(items)), ("encoded", len(result.ids)),
                                ("skipped", len(result.skipped))):
                 counts[key].append(value)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from vitrina.indexer.bundle.chunks import ChunkResult, ChunkStore
+from vitrina.indexer.bundle.chunks import ChunkResult, ChunkStore, chunk_key
 from vitrina.indexer.catalogue.base import Item
 from vitrina.indexer.embed import EmbedSettings
 from vitrina.indexer.engines.chunk_encoder import ChunkEncoder, EncoderRecipe, chunk_rows
@@ -69,7 +69,7 @@ class RayEngine:
         )
         for row in encoded.iter_rows():
             bar.update(int(row["items"]))
-        results = {index: store.load(index, [it.id for it in chunk]) for index, chunk in pending.items()}
+        results = {index: store.load(chunk_key(chunk)) for index, chunk in pending.items()}
         missing = sorted(index for index, result in results.items() if result is None)
         if missing:
             raise RuntimeError(f"Ray finished, but chunks {missing} have no part file in {store.folder}: "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
 from vitrina.indexer.embed import EmbedSettings, embed_items, encoded_text
@@ -26,8 +27,9 @@ def embed(state: BuildState, space: SpaceState) -> None:
     options, encoder = state.options, space.encoder
     reused = state.pool.take(encoder, space.candidates)
     taken = set(reused.ids)
-    # Encoded chunks land under the staging folder first, so an interrupted build resumes them.
-    store = ChunkStore(state.staging.chunks(space.name), encoder.dim, encoder.fingerprint)
+    # Encoded chunks land in the collection's chunk folder first, so an interrupted build resumes
+    # them even when rerun with other options.
+    store = ChunkStore(state.coll.chunks(encoder.fingerprint), encoder.dim, encoder.fingerprint)
     settings = EmbedSettings(batch_size=options.batch_size, workers=options.workers, max_pixels=options.max_pixels)
     result = embed_items(
         [it for it in space.candidates if it.id not in taken], encoder, store, chunk_size=options.chunk_size,
@@ -96,18 +98,25 @@ def attributions(state: BuildState, space: SpaceState) -> None:
     by_id = {it.id: it for it in space.candidates}
     chosen = spread(space.ids, options.attribution_items)
     summary = state.report.setdefault("attributions", {})
+    started = time.perf_counter()
     try:
         rows, counts = attribute_space(
             space.name, chosen, [encoded_text(by_id[i]) for i in chosen], space.encoder,
             options.attribution_steps, state.previous_attributions, options.progress,
+            method=options.attribution_method,
         )
     except ExplainError as exc:  # an encoder without a differentiable path (not torch)
         log.warning("no word attributions", extra={"space": space.name, "reason": str(exc)})
         summary[space.name] = {"skipped": str(exc)}
         return
+    seconds = time.perf_counter() - started
     state.attribution_rows += rows
-    summary[space.name] = {**counts, "not_precomputed": len(space.ids) - len(chosen),
-                           "steps": options.attribution_steps, "max_completeness_error": completeness_error(rows)}
+    summary[space.name] = {
+        **counts, "not_precomputed": len(space.ids) - len(chosen), "method": options.attribution_method,
+        "steps": rows[0]["n_steps"] if rows else None, "max_completeness_error": completeness_error(rows),
+        "seconds": round(seconds, 3),
+        "items_per_second": round(counts["computed"] / seconds, 2) if counts["computed"] and seconds > 0 else None,
+    }
 
 
 def record(state: BuildState, space: SpaceState) -> None:
@@ -121,4 +130,4 @@ def record(state: BuildState, space: SpaceState) -> None:
         index=space.index_info,
     )
     state.report["spaces"][space.name] = space.report
-    shutil.rmtree(state.staging.chunks(space.name), ignore_errors=True)
+    shutil.rmtree(state.coll.chunks(space.encoder.fingerprint), ignore_errors=True)

@@ -6,12 +6,23 @@ item<->item), or for an item alone (target None) the vector of the text's own
 baseline, so that f(baseline) = 1 and the words are credited for moving the text
 away from "no words" (what the indexer precomputes).
 
-Captum's LayerIntegratedGradients interpolates the word embeddings only, from the
-baseline: the text's special tokens ([CLS]/[SEP], <s>/</s>...) at their positions
+Integrated Gradients (Captum's, in the embedding layer) interpolates the word embeddings
+only, from the baseline: the text's special tokens ([CLS]/[SEP], <s>/</s>...) at their positions
 and [PAD] everywhere else, same length, same attention mask. Positions and token
 types stay those of the text. Special tokens and batch padding thus have the same
 embedding at both ends of the path and get exactly zero attribution: dropping them
 from the word list loses nothing.
+
+Two methods:
+- "integrated_gradients" (default): Captum's Gauss-Legendre path integral in `n_steps` steps,
+  what an explanation asks for on demand;
+- "gradient_x_input": the gradient at the text (Captum's LayerGradientXActivation, gradients
+  only) times (text - baseline) in the embedding layer: the path integral's last point alone.
+  One forward and backward pass per
+  text instead of n_steps: what the build precomputes for every item's hover. It is not complete,
+  and its `delta` says by how much.
+`delta` is sum of attributions - (score - baseline_score), from the scores computed anyway, so
+the convergence check costs no extra forward pass.
 
 A token's attribution is summed over the hidden dimensions (reduction "sum":
 signed, and complete: the word scores add up to score - baseline_score, up to
@@ -31,13 +42,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from captum.attr import LayerIntegratedGradients
+from captum.attr import IntegratedGradients, LayerGradientXActivation
 
 from vitrina.training.encoders.runtime import chunks
 from vitrina.training.explain.errors import ExplainError
 from vitrina.training.explain.text_parts import TextParts, text_parts
 
 REDUCTIONS = ("sum", "l2")
+METHODS = ("integrated_gradients", "gradient_x_input")
 DEFAULT_STEPS = 50
 DEFAULT_BATCH_SIZE = 8
 # Rows x tokens of one forward pass over interpolation steps: bounds memory, since every
@@ -67,6 +79,7 @@ class TextAttribution:
     n_steps: int
     reduction: str
     target: str  # "vector" (a given target) or "baseline" (the text's own baseline vector)
+    method: str = "integrated_gradients"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,25 +90,28 @@ class TextAttribution:
             "n_steps": self.n_steps,
             "reduction": self.reduction,
             "target": self.target,
+            "method": self.method,
         }
 
 
 def explain_text(encoder: Any, text: str, target: np.ndarray | None = None, *, n_steps: int = DEFAULT_STEPS,
-                 reduction: str = "sum", internal_batch_size: int | None = None) -> TextAttribution:
+                 reduction: str = "sum", internal_batch_size: int | None = None,
+                 method: str = "integrated_gradients") -> TextAttribution:
     """Word attributions of `text` for its cosine similarity to `target` ([dim]) in `encoder`'s space."""
     targets = None if target is None else np.asarray(target, dtype=np.float32).reshape(1, -1)
     return explain_texts(encoder, [text], targets, n_steps=n_steps, reduction=reduction,
-                         internal_batch_size=internal_batch_size)[0]
+                         internal_batch_size=internal_batch_size, method=method)[0]
 
 
 def explain_texts(encoder: Any, texts: Sequence[str], targets: np.ndarray | None = None, *,
                   n_steps: int = DEFAULT_STEPS, batch_size: int = DEFAULT_BATCH_SIZE, reduction: str = "sum",
-                  internal_batch_size: int | None = None) -> list[TextAttribution]:
+                  internal_batch_size: int | None = None, method: str = "integrated_gradients") -> list[TextAttribution]:
     """`explain_text` for many texts, `batch_size` texts per Captum call; results in the order of `texts`.
 
     `targets`: None (each text against its own baseline), one vector [dim] for all
     texts, or one per text [n, dim]. `internal_batch_size` bounds the rows (text x
-    step) per forward pass; by default about 4k tokens' worth.
+    step) per forward pass; by default about 4k tokens' worth. `method` "gradient_x_input"
+    ignores n_steps (it is one step).
     """
     if isinstance(texts, str):
         raise ExplainError("texts must be a sequence of strings, got one string (explain_text takes one)")
@@ -104,6 +120,10 @@ def explain_texts(encoder: Any, texts: Sequence[str], targets: np.ndarray | None
         raise ExplainError("texts must be strings")
     if reduction not in REDUCTIONS:
         raise ExplainError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if method not in METHODS:
+        raise ExplainError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "gradient_x_input":
+        n_steps = 1
     sizes = {"n_steps": n_steps, "batch_size": batch_size}
     if internal_batch_size is not None:
         sizes["internal_batch_size"] = internal_batch_size
@@ -122,14 +142,14 @@ def explain_texts(encoder: Any, texts: Sequence[str], targets: np.ndarray | None
         for positions in chunks(order, batch_size):
             batch_targets = None if wanted is None else wanted[list(positions)]
             explained = _explain_batch(parts, [texts[i] for i in positions], batch_targets, n_steps, reduction,
-                                       internal_batch_size)
+                                       internal_batch_size, method)
             for i, result in zip(positions, explained):
                 results[i] = result
     return results
 
 
 def _explain_batch(parts: TextParts, texts: list[str], targets: torch.Tensor | None, n_steps: int, reduction: str,
-                   internal_batch_size: int | None) -> list[TextAttribution]:
+                   internal_batch_size: int | None, method: str) -> list[TextAttribution]:
     with parts.tokenizer_lock:
         encoded = parts.tokenizer(texts, truncation=True, max_length=parts.max_length, return_offsets_mapping=True)
     word_ids = [encoded.word_ids(i) for i in range(len(texts))]
@@ -141,23 +161,59 @@ def _explain_batch(parts: TextParts, texts: list[str], targets: torch.Tensor | N
 
     with torch.no_grad():
         if targets is None:
-            wanted = F.normalize(parts.forward(baseline, mask).float(), dim=1)
+            # The baseline's own vector is the target, so its score needs no second pass.
+            base = parts.forward(baseline, mask).float()
+            wanted = F.normalize(base, dim=1)
+            scores = (similarity(ids, mask, wanted).tolist()
+                      + F.cosine_similarity(base, wanted, dim=1).tolist())
         else:
             wanted = targets.to(parts.device)
-        scores = similarity(torch.cat([ids, baseline]), torch.cat([mask, mask]), torch.cat([wanted, wanted])).tolist()
+            scores = similarity(torch.cat([ids, baseline]), torch.cat([mask, mask]),
+                                torch.cat([wanted, wanted])).tolist()
     rows = internal_batch_size or _TOKENS_PER_PASS // ids.shape[1]
-    attributions, deltas = LayerIntegratedGradients(similarity, parts.embedding).attribute(
-        ids, baselines=baseline, additional_forward_args=(mask, wanted), n_steps=n_steps,
-        internal_batch_size=max(rows, len(texts)), return_convergence_delta=True)
+    if method == "gradient_x_input":
+        gradients = LayerGradientXActivation(similarity, parts.embedding, multiply_by_inputs=False).attribute(
+            ids, additional_forward_args=(mask, wanted))
+        with torch.no_grad():
+            attributions = gradients * (parts.embedding(ids) - parts.embedding(baseline))
+    else:
+        attributions = _integrated(parts, similarity, ids, mask, baseline, wanted, n_steps, max(rows, len(texts)))
+    # Captum's convergence delta would run both ends through the model again; the scores are known.
+    totals = attributions.sum(dim=(1, 2)).tolist()
     per_token = attributions.sum(dim=2) if reduction == "sum" else attributions.norm(dim=2)
+    n = len(texts)
     return [
         TextAttribution(
             words=_word_attributions(text, encoded["offset_mapping"][i], word_ids[i], per_token[i].tolist()),
-            score=scores[i], baseline_score=scores[len(texts) + i], delta=float(deltas[i]), n_steps=n_steps,
-            reduction=reduction, target="baseline" if targets is None else "vector",
+            score=scores[i], baseline_score=scores[n + i], delta=totals[i] - (scores[i] - scores[n + i]),
+            n_steps=n_steps, reduction=reduction, target="baseline" if targets is None else "vector", method=method,
         )
         for i, text in enumerate(texts)
     ]
+
+
+def _integrated(parts: TextParts, similarity, ids: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor,
+                wanted: torch.Tensor, n_steps: int, rows: int) -> torch.Tensor:
+    """Integrated Gradients in the word-embedding layer, from the baseline's embeddings to the text's.
+
+    What Captum's LayerIntegratedGradients computes, less its first step: it runs the whole
+    model on the text and on the baseline only to read their embeddings, two forward passes
+    that cost as much as a step. The embeddings are one lookup away, so Captum's
+    IntegratedGradients runs on them, and a hook puts each interpolated point in the embedding
+    layer's place."""
+    with torch.no_grad():
+        start, end = parts.embedding(baseline), parts.embedding(ids)
+
+    def through(embedded: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
+        handle = parts.embedding.register_forward_hook(lambda module, inputs, output: embedded)
+        try:
+            return similarity(input_ids, attention_mask, target)
+        finally:
+            handle.remove()
+
+    return IntegratedGradients(through).attribute(end, baselines=start, additional_forward_args=(ids, mask, wanted),
+                                                  n_steps=n_steps, internal_batch_size=rows)
 
 
 def _padded(rows: list[list[int]], word_ids: list[list[int | None]], pad_id: int) -> tuple[torch.Tensor, ...]:

@@ -54,7 +54,7 @@ class WordScore(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ..., normalised: _Optional[float] = ...) -> None: ...
 
 class Words(_message.Message):
-    __slots__ = ("side", "id", "against", "text", "words", "score", "baseline_score", "delta", "n_steps", "reduction", "precomputed")
+    __slots__ = ("side", "id", "against", "text", "words", "score", "baseline_score", "delta", "n_steps", "reduction", "precomputed", "method")
     SIDE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     AGAINST_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Words(_message.Message):
     N_STEPS_FIELD_NUMBER: _ClassVar[int]
     REDUCTION_FIELD_NUMBER: _ClassVar[int]
     PRECOMPUTED_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     side: str
     id: str
     against: str
@@ -77,7 +78,8 @@ class Words(_message.Message):
     n_steps: int
     reduction: str
     precomputed: bool
-    def __init__(self, side: _Optional[str] = ..., id: _Optional[str] = ..., against: _Optional[str] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[WordScore, _Mapping]]] = ..., score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., delta: _Optional[float] = ..., n_steps: _Optional[int] = ..., reduction: _Optional[str] = ..., precomputed: _Optional[bool] = ...) -> None: ...
+    method: str
+    def __init__(self, side: _Optional[str] = ..., id: _Optional[str] = ..., against: _Optional[str] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[WordScore, _Mapping]]] = ..., score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., delta: _Optional[float] = ..., n_steps: _Optional[int] = ..., reduction: _Optional[str] = ..., precomputed: _Optional[bool] = ..., method: _Optional[str] = ...) -> None: ...
 
 class Heatmap(_message.Message):
     __slots__ = ("side", "id", "against", "method", "baseline", "n_steps", "score", "baseline_score", "delta", "shape", "grid", "mass", "box", "image_size", "png_url")

@@ -75,21 +75,22 @@ def test_crash_mid_build_leaves_current_and_resumes_without_reencoding(tmp_path,
     from tests.conftest import FAST_MAPS, TABLE_OPTIONS
     from vitrina.indexer.build import BuildOptions, build_bundle
 
-    def run(factory):
+    def run(factory, neighbours_k=5):
         # The fakes' fingerprint ignores the spec: without reuse_vectors=False CURRENT's vectors would be taken.
         opts = BuildOptions(progress=False, workers=0, chunk_size=16, batch_size=8, table_options=TABLE_OPTIONS,
-                            reuse_vectors=False, **FAST_MAPS)
+                            reuse_vectors=False, neighbours_k=neighbours_k, **FAST_MAPS)
         return build_bundle(f"table:{tiny_catalogue}", tmp_path, "tiny", [SpaceRequest("image", "fake:image-v2")], opts, encoder_factory=factory)
 
     with pytest.raises(Crash):
         run(CrashingFactory(after=3))
     assert coll.current() == first.version  # readers never saw the broken build
     assert coll.versions() == [first.version]
-    staged = list((coll.root / ".staging").glob("*/spaces/image/chunks/chunk-*.parquet"))
+    staged = list((coll.root / ".chunks").glob("*/chunk-*.parquet"))
     assert len(staged) == 1  # 3 batches of 8 = one full chunk of 16 finished
 
+    # Rerun with another option (another build key): the finished chunk's vectors still apply.
     factory = FakeFactory()
-    second = run(factory)
+    second = run(factory, neighbours_k=4)
     encoder = factory.created[("fake:image-v2", Modality.IMAGE)]
     # 60 images, chunk 16: chunk 0 reused; chunks 1-3 (44 items) re-encoded in batches of 8.
     assert encoder.calls == 6
@@ -99,6 +100,7 @@ def test_crash_mid_build_leaves_current_and_resumes_without_reencoding(tmp_path,
     bundle = Bundle.open(tmp_path, "tiny", encoder_factory=FakeFactory())
     assert len(bundle.spaces["image"].ids) == 60
     assert not (coll.root / ".staging" / second.version).exists()
+    assert not list((coll.root / ".chunks").glob("*/chunk-*"))  # a finished build leaves no chunks behind
 
 
 def test_bad_images_are_skipped_and_reported(tmp_path, tiny_catalogue):

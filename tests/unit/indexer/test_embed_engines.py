@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import TABLE_OPTIONS
 from tests.fakes import FakeFactory, FakeImageEncoder
 from vitrina.indexer.build_options import BuildOptions
-from vitrina.indexer.bundle.chunks import ChunkStore
+from vitrina.indexer.bundle.chunks import ChunkStore, chunk_key
 from vitrina.indexer.catalogue import collect, open_catalogue
 from vitrina.indexer.embed import EmbedSettings, chunk_batches, embed_items, embeddable, encode_chunks, split_chunks
 from vitrina.indexer.engines.chunk_encoder import ChunkEncoder, EncoderMismatch, EncoderRecipe, chunk_rows
@@ -91,7 +91,7 @@ def test_chunk_encoder_reports_images_it_cannot_read(tmp_path, image_items):
     counts = ChunkEncoder(EncoderRecipe.of(encoder, FakeFactory()), str(tmp_path / "chunks"), SETTINGS)(
         {"chunk": np.array([0]), "items": np.array([rows[0]["items"]])})
     assert (counts["encoded"].tolist(), counts["skipped"].tolist()) == ([1], [1])
-    saved = ChunkStore(tmp_path / "chunks", encoder.dim, encoder.fingerprint).load(0, [it.id for it in items])
+    saved = ChunkStore(tmp_path / "chunks", encoder.dim, encoder.fingerprint).load(chunk_key(items))
     assert saved.ids == [items[0].id] and list(saved.skipped) == ["broken"]
 
 
@@ -111,3 +111,16 @@ def test_engine_options_are_checked_before_any_work(changes, field):
         BuildOptions(**changes).checked()
     assert caught.value.field == field
     assert BuildOptions.flag(field) == "--" + field.replace("_", "-")
+
+
+def test_a_chunk_is_found_by_its_items_content_not_by_its_place(tmp_path, image_items):
+    encoder = FakeImageEncoder()
+    store = ChunkStore(tmp_path / "chunks", encoder.dim, encoder.fingerprint)
+    items = image_items[:3]
+    (result,) = encode_chunks([items], encoder, SETTINGS)
+    store.save(chunk_key(items), result)
+    assert store.load(chunk_key(items)).ids == result.ids
+    edited = [items[0], type(items[1])(id=items[1].id, image_ref=items[1].image_ref, content_hash="edited"), items[2]]
+    assert store.load(chunk_key(edited)) is None  # same ids, other content: encoded again
+    other = ChunkStore(tmp_path / "chunks", encoder.dim, "another-encoder")
+    assert other.load(chunk_key(items)) is None

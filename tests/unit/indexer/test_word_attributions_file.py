@@ -26,10 +26,10 @@ class _Counting:
     def __init__(self):
         self.texts: list[str] = []
 
-    def __call__(self, encoder, texts, targets, n_steps, reduction, batch_size):
+    def __call__(self, encoder, texts, targets, n_steps, reduction, batch_size, method):
         self.texts += texts
-        return [TextAttribution((WordAttribution(t, 0, len(t), -0.5, -1.0),), 0.5, 1.0, 0.0, n_steps, reduction, "baseline")
-                for t in texts]
+        return [TextAttribution((WordAttribution(t, 0, len(t), -0.5, -1.0),), 0.5, 1.0, 0.0, n_steps, reduction, "baseline",
+                                method) for t in texts]
 
 
 ENCODER = SimpleNamespace(fingerprint="enc-1")
@@ -55,11 +55,30 @@ def test_a_reindex_recomputes_only_new_or_edited_texts_or_a_new_encoder(tmp_path
                                    progress=False, explain=explain)
     assert explain.texts == ["y edited", "new"] and counts == {"computed": 2, "reused": 1}
     assert [r["id"] for r in rows] == ["a", "b", "d"]
-    for changed in (dict(encoder=SimpleNamespace(fingerprint="enc-2"), steps=20), dict(encoder=ENCODER, steps=50)):
+    assert {r["method"] for r in rows} == {"integrated_gradients"} and {r["n_steps"] for r in rows} == {20}
+    for changed in (dict(encoder=SimpleNamespace(fingerprint="enc-2"), steps=20, method="integrated_gradients"),
+                    dict(encoder=ENCODER, steps=20, method="gradient_x_input")):
         explain = _Counting()
         attribute_space("text", ["a"], ["x"], changed["encoder"], changed["steps"], previous, progress=False,
-                        explain=explain)
+                        explain=explain, method=changed["method"])
         assert explain.texts == ["x"]
+    # Integrated gradients rows are reused only at the same step count.
+    ig, _ = attribute_space("text", ["a"], ["x"], ENCODER, 20, progress=False, explain=_Counting(),
+                            method="integrated_gradients")
+    for steps, computed in ((20, []), (50, ["x"])):
+        explain = _Counting()
+        attribute_space("text", ["a"], ["x"], ENCODER, steps, {("text", "a"): ig[0]}, progress=False, explain=explain,
+                        method="integrated_gradients")
+        assert explain.texts == computed
+
+
+def test_files_written_before_the_method_column_read_as_integrated_gradients(tmp_path):
+    rows, _ = attribute_space("text", ["a"], ["red car"], ENCODER, 20, progress=False, explain=_Counting(),
+                              method="integrated_gradients")
+    path = tmp_path / "text.parquet"
+    write_text_attributions(rows, path)
+    pq.write_table(pq.read_table(path).drop_columns(["method"]), path)
+    assert read_text_attributions(path)[("text", "a")]["method"] == "integrated_gradients"
 
 
 def test_spread_takes_an_even_sample_in_order():
@@ -85,3 +104,10 @@ def test_attribution_steps_must_be_a_whole_number_of_steps(tmp_path, tiny_catalo
 
     with pytest.raises(ValueError, match="attribution_steps: must be an integer >= 0"):
         build_tiny_bundle(tmp_path, tiny_catalogue, attribution_steps=steps)
+
+
+def test_an_unknown_attribution_method_names_the_field(tmp_path, tiny_catalogue):
+    from tests.conftest import build_tiny_bundle
+
+    with pytest.raises(ValueError, match="attribution_method: unknown method 'shap'"):
+        build_tiny_bundle(tmp_path, tiny_catalogue, attribution_method="shap")

@@ -85,6 +85,33 @@ def test_without_target_the_text_is_explained_against_its_baseline(encoders, nam
     _assert_complete(result)
 
 
+@pytest.mark.parametrize("name", ["bert", "joint"])
+def test_gradient_x_input_is_the_gradient_at_the_text_times_its_offset_from_the_baseline(encoders, name):
+    encoder = encoders[name]
+    result = explain_text(encoder, TEXT, method="gradient_x_input", n_steps=50)
+    assert (result.method, result.n_steps, result.target) == ("gradient_x_input", 1, "baseline")
+    _assert_complete(result)  # its delta is exactly how far it is from complete
+    # Oracle: autograd through the embedding layer by hand.
+    parts = text_parts(encoder)
+    tokens = parts.tokenizer([TEXT], return_tensors="pt")
+    ids, mask = tokens["input_ids"], tokens["attention_mask"]
+    special = torch.tensor([[w is None for w in tokens.word_ids(0)]])
+    baseline = torch.where(special, ids, torch.full_like(ids, parts.tokenizer.pad_token_id))
+    with torch.no_grad():
+        target = F.normalize(parts.forward(baseline, mask), dim=1)
+    embedded = parts.embedding(ids).detach().requires_grad_(True)
+    handle = parts.embedding.register_forward_hook(lambda module, inputs, output: embedded)
+    try:
+        score = F.cosine_similarity(parts.forward(ids, mask), target, dim=1).sum()
+        (gradient,) = torch.autograd.grad(score, embedded)
+    finally:
+        handle.remove()
+    per_token = (gradient * (embedded - parts.embedding(baseline))).sum(dim=2)[0].detach().tolist()
+    expected = [score for _, _, score in merge_words(TEXT, tokens.encodings[0].offsets, tokens.word_ids(0), per_token)]
+    np.testing.assert_allclose([w.score for w in result.words], expected, atol=1e-5)
+    assert result.score == pytest.approx(float(score.detach()), abs=1e-5)
+
+
 def test_words_are_text_slices_in_order_with_repeats_and_case(encoders):
     result = explain_text(encoders["bert"], "The red car and the RED car")
     assert [w.word for w in result.words] == ["The", "red", "car", "and", "the", "RED", "car"]
@@ -158,7 +185,7 @@ def test_one_target_for_all_texts_equals_one_per_text(encoders):
 def test_to_dict_is_json_ready(encoders):
     result = explain_text(encoders["bert"], "red car", n_steps=5)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"words", "score", "baseline_score", "delta", "n_steps", "reduction", "target"}
+    assert set(data) == {"words", "score", "baseline_score", "delta", "n_steps", "reduction", "target", "method"}
     assert data["words"][0] == {"word": "red", "start": 0, "end": 3, "score": result.words[0].score,
                                 "normalised": result.words[0].normalised}
     assert data["target"] == "baseline" and data["n_steps"] == 5
