@@ -108,6 +108,11 @@ def start_staging(state: BuildState) -> None:
     state.report = {"catalogue": state.catalogue_report, "spaces": {},
                     "vs_parent": {"parent": state.parent, **item_changes(
                         content_hashes(parent) if parent else None, state.hashes)}}
+    if parent is not None:
+        try:
+            state.parent_build = Manifest.read(parent.manifest).build
+        except (OSError, ValueError) as exc:  # nothing is taken from a parent that cannot be read
+            log.warning("parent manifest unreadable", extra={"version": state.parent, "error": str(exc)})
     if parent is not None and state.options.attribution_steps > 0:
         state.previous_attributions = read_text_attributions(parent.text_attributions)
     if parent is not None and state.options.reuse_vectors:

@@ -3,7 +3,7 @@
 Only the encoding moves: the driver still reads the catalogue, resumes finished chunks, builds
 the indexes and maps and commits the version exactly as a local build does. Ray Data gets one
 row per pending chunk; `ChunkEncoder` actors load the encoder once, encode each chunk as the
-local engine would and save its part file into the build's staging folder, which on a cluster
+local engine would and save its part file into the collection's chunk folder, which on a cluster
 must be shared storage (the bundles volume). The driver then reads the part files back.
 """
 from __future__ import annotations
@@ -73,7 +73,7 @@ class RayEngine:
         missing = sorted(index for index, result in results.items() if result is None)
         if missing:
             raise RuntimeError(f"Ray finished, but chunks {missing} have no part file in {store.folder}: "
-                               "is the staging folder shared storage that every worker writes to?")
+                               "is the chunk folder shared storage that every worker writes to?")
         return results  # type: ignore[return-value]
 
     def close(self) -> None:

@@ -2,9 +2,11 @@
 
 Rationale (vectors are L2-normalised, metric inner product):
 
-* n < FLAT_MAX_N -> ``Flat``. Exact search over 20k x 384 floats is ~8 MFLOP
-  per query (well under a millisecond, batched), recall is 1 by construction,
-  and there is nothing to train or tune.
+* n < FLAT_MAX_N and n x dim < FLAT_MAX_WORK -> ``Flat``. Exact search over 20k x 384
+  floats is ~8 MFLOP per query (well under a millisecond, batched), recall is 1 by
+  construction, and there is nothing to train or tune. What a query costs is n x dim,
+  not n: 8,103 openclipart images at 1280-d took 11 ms per exact query against 0.2 ms
+  for a precomputed lookup, so wide vectors get a graph at fewer items.
 * n < HNSW_MAX_N -> ``HNSW32``. The best latency/recall trade-off in memory
   for medium collections; it costs the raw vectors plus a graph of roughly
   M*2 int32 links per vector (x HNSW_GRAPH_OVERHEAD for the upper layers and
@@ -41,11 +43,13 @@ __all__ = [
     "ivf_nlist",
     "pq_subquantizers",
     "FLAT_MAX_N",
+    "FLAT_MAX_WORK",
     "HNSW_MAX_N",
     "COMPRESSED_MIN_N",
 ]
 
 FLAT_MAX_N = 20_000
+FLAT_MAX_WORK = FLAT_MAX_N * 384  # floats one exact query reads
 HNSW_MAX_N = 1_000_000
 COMPRESSED_MIN_N = 10_000_000
 
@@ -94,7 +98,7 @@ def _ranked(n: int, dim: int) -> list[str]:
     # made PQ training several times slower.
     rotate = f"OPQ{m}," if dim >= OPQ_MIN_DIM else ""
     compressed = [ivf_sq8] + ([f"{rotate}{ivf},PQ{m}np"] if n >= PQ_MIN_N else [])
-    if n < FLAT_MAX_N:
+    if n < FLAT_MAX_N and n * dim < FLAT_MAX_WORK:
         # No IVF for tiny n: lists would be too short to be worth probing.
         return ["Flat", "SQ8"] + ([f"PQ{m}np"] if n >= PQ_MIN_N else [])
     if n < HNSW_MAX_N:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from vitrina.indexer.maps.cluster_order import check_member_ranks
 from vitrina.indexer.maps.cluster_files import clusters_table, write_clusters
@@ -265,11 +266,14 @@ def build_space_maps(
     clusterings: Sequence[str] = DEFAULT_CLUSTERINGS,
     parent: tuple[str, VersionPaths] | None = None,
     update: str = "refit",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Fit, align and write one space's maps into `paths`; return the report (see the module doc).
 
     vectors: the space's L2-normalised rows, ids[i] and texts[i] (title or text, for cluster
     names) describing row i. parent: (version, its paths), the version to align onto.
+    progress: a bar that advances per projection and clustering method (UMAP and the k-means
+    search take minutes on large spaces).
     """
     projections, clusterings = check_map_methods(projections, clusterings)
     check_map_update(update)
@@ -281,9 +285,10 @@ def build_space_maps(
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     parent_map = ParentMap.read(parent[0], parent[1], space) if parent is not None else None
 
-    maps = _fit_projections(vectors, ids, paths, space, projections, parent_map, update, report)
+    bar = tqdm(total=len(projections) + len(clusterings), desc=f"maps {space}", unit="method", disable=not progress)
+    maps = _fit_projections(vectors, ids, paths, space, projections, parent_map, update, report, bar)
     if maps:  # labels live beside the coordinates
-        found = _fit_clusterings(vectors, texts, space, clusterings, report)
+        found = _fit_clusterings(vectors, texts, space, clusterings, report, bar)
         write_projections(maps_table(ids, maps, {m: c.labels for m, c in found.items()},
                                      {m: c.member_rank for m, c in found.items()}), paths.projections(space))
         if found:
@@ -291,16 +296,25 @@ def build_space_maps(
     else:
         for method in clusterings:
             report["skipped"].setdefault(method, "no projection of this space was made; labels are stored beside one")
+    bar.close()
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
 
 
+def _ticking(methods: Sequence[str], bar: tqdm):
+    """The methods in order, the bar naming the one running and advancing as each ends (however it ends)."""
+    for method in methods:
+        bar.set_postfix_str(method)
+        yield method
+        bar.update(1)
+
+
 def _fit_projections(vectors: np.ndarray, ids: list[str], paths: VersionPaths, space: str, projections: Sequence[str],
-                     parent_map: ParentMap | None, update: str, report: dict[str, Any]) -> dict[str, Projection]:
+                     parent_map: ParentMap | None, update: str, report: dict[str, Any], bar: tqdm) -> dict[str, Projection]:
     """Each method's map, placed into or aligned onto the parent's; its reducer saved when it has one."""
     n = len(ids)
     maps: dict[str, Projection] = {}
-    for method in projections:
+    for method in _ticking(projections, bar):
         if n < _MIN_ITEMS[method]:
             report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
             continue
@@ -323,7 +337,7 @@ def _fit_projections(vectors: np.ndarray, ids: list[str], paths: VersionPaths, s
 
 
 def _fit_clusterings(vectors: np.ndarray, texts: Sequence[str | None], space: str, clusterings: Sequence[str],
-                     report: dict[str, Any]) -> dict[str, Clustering]:
+                     report: dict[str, Any], bar: tqdm) -> dict[str, Clustering]:
     """Each clustering method's labels, fitted on the vectors reduced for clustering."""
     from sklearn.exceptions import ConvergenceWarning
 
@@ -333,7 +347,7 @@ def _fit_clusterings(vectors: np.ndarray, texts: Sequence[str | None], space: st
         return found
     cluster_vectors = _reduced_for_clustering(vectors)
     report["clustered_on"] = f"pca-{cluster_vectors.shape[1]}" if cluster_vectors is not vectors else "vectors"
-    for method in clusterings:
+    for method in _ticking(clusterings, bar):
         if n < _MIN_ITEMS[method]:
             report["skipped"][method] = f"{method} needs at least {_MIN_ITEMS[method]} items, the space has {n}"
             continue

@@ -12,6 +12,7 @@ import time
 from vitrina.indexer.bundle.chunks import ChunkStore, vectors_to_table
 from vitrina.indexer.embed import EmbedSettings, embed_items, encoded_text
 from vitrina.indexer.maps import build_space_maps, compute_neighbourhoods, neighbours_table, write_neighbours
+from vitrina.indexer.maps.unchanged import maps_inputs, reuse_parent_maps
 from vitrina.indexer.pipeline.state import BuildState, SpaceState
 from vitrina.indexer.reuse import merge_in_order
 from vitrina.indexer.word_attributions import attribute_space, completeness_error, spread
@@ -84,12 +85,19 @@ def neighbours(state: BuildState, space: SpaceState) -> None:
 
 
 def maps(state: BuildState, space: SpaceState) -> None:
+    """The space's maps: the parent's when computed from the same inputs, else fitted (aligned onto it)."""
     options = state.options
     parent = (state.parent, state.parent_paths) if state.parent is not None else None
-    state.maps[space.name] = space.report["maps"] = build_space_maps(
-        space.vectors, space.ids, [state.words[i] for i in space.ids], state.staging, space.name,
-        options.projections, options.clusterings, parent=parent, update=options.map_update,
-    )
+    texts = [state.words[i] for i in space.ids]
+    inputs = maps_inputs(space.ids, space.vectors, texts, options.projections, options.clusterings)
+    report = reuse_parent_maps(inputs, parent, state.parent_build.get("maps", {}).get(space.name),
+                               state.staging, space.name)
+    if report is None:
+        report = build_space_maps(space.vectors, space.ids, texts, state.staging, space.name, options.projections,
+                                  options.clusterings, parent=parent, update=options.map_update,
+                                  progress=options.progress)
+        report["inputs"] = inputs
+    state.maps[space.name] = space.report["maps"] = report
 
 
 def attributions(state: BuildState, space: SpaceState) -> None:

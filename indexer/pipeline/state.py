@@ -63,6 +63,7 @@ class BuildState:
     # Shared by the per-space stages: vectors to reuse, the parent's word attributions.
     pool: VectorPool = field(default_factory=VectorPool)
     previous_attributions: dict[str, Any] = field(default_factory=dict)
+    parent_build: dict[str, Any] = field(default_factory=dict)  # the parent manifest's build section
     report: dict[str, Any] = field(default_factory=dict)
     space_manifests: dict[str, SpaceManifest] = field(default_factory=dict)
     image_problems: dict[str, str] = field(default_factory=dict)

@@ -39,6 +39,10 @@ def test_demo_serves_a_joint_space_projected_from_stored_image_vectors(demo_run)
     assert report["joint"]["vectors_encoded"] == 0
     assert report["joint"]["vectors_projected"] == manifest.spaces["joint"].rows
     assert report["image"]["vectors_reused"] == manifest.spaces["image"].rows
+    # Training the joint space changed no image or text vector: their maps are the parent's, not refitted.
+    for space in ("image", "text"):
+        assert report[space]["maps"]["reused_from"] == manifest.parent and report[space]["maps"]["seconds"] == 0.0
+    assert "reused_from" not in report["joint"]["maps"]
 
 
 def test_eval_report_holds_heldout_cross_modal_recall(demo_run):

@@ -9,6 +9,7 @@ import pytest
 from vitrina.indexer.index.choice import (
     COMPRESSED_MIN_N,
     FLAT_MAX_N,
+    FLAT_MAX_WORK,
     HNSW_MAX_N,
     estimate_index_bytes,
     get_optimal_index_specs,
@@ -40,6 +41,10 @@ def test_top_choice_moves_monotonically_towards_scalable_indexes(dim):
 def test_thresholds_are_where_the_docstring_says():
     assert get_optimal_index_specs(FLAT_MAX_N - 1, 384)[0] == "Flat"
     assert get_optimal_index_specs(FLAT_MAX_N, 384)[0] == "HNSW32"
+    assert get_optimal_index_specs(FLAT_MAX_N, 64)[0] == "HNSW32"
+    assert get_optimal_index_specs(FLAT_MAX_WORK // 768, 768)[0] == "HNSW32"
+    # What exact search costs is n x dim: the demo's 8,103 images at 1280-d get a graph.
+    assert get_optimal_index_specs(8_103, 1280)[0] == "HNSW32" and get_optimal_index_specs(8_103, 384)[0] == "Flat"
     assert get_optimal_index_specs(HNSW_MAX_N - 1, 384)[0] == "HNSW32"
     # Past a million vectors the lists are found through an HNSW graph over the centroids.
     assert get_optimal_index_specs(HNSW_MAX_N - 1, 384)[1] == f"IVF{ivf_nlist(HNSW_MAX_N - 1)},Flat"

@@ -35,9 +35,10 @@ def default_maps(tmp_path_factory, tiny_catalogue):
     root = tmp_path_factory.mktemp("umap")
     defaults = BuildOptions()
     first = build_tiny_bundle(root, tiny_catalogue, projections=defaults.projections, clusterings=defaults.clusterings)
-    # A rebuild of the same items (another neighbours_k makes it another build) is aligned to the first.
+    # A rebuild of the same items is aligned to the first. It asks for one more clustering: with the
+    # same vectors, words and methods the maps would be the parent's files (test_maps_unchanged.py).
     second = build_tiny_bundle(root, tiny_catalogue, projections=defaults.projections,
-                               clusterings=defaults.clusterings, neighbours_k=5)
+                               clusterings=(*defaults.clusterings, "agglomerative"))
     return first, second, Bundle.open(root, "tiny", encoder_factory=FakeFactory())
 
 
@@ -95,5 +96,5 @@ def test_the_service_defaults_to_umap_and_the_first_clustering(default_maps):
     holder.swap(bundle)
     view = SearchService(holder).projection("text")
     assert (view.method, view.methods, view.clustering, view.clusterings) == (
-        "umap", ["umap", "pca"], "hdbscan", ["hdbscan", "kmeans"])
+        "umap", ["umap", "pca"], "hdbscan", ["hdbscan", "kmeans", "agglomerative"])
     assert view.bundle_version == second.version
