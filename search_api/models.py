@@ -36,6 +36,11 @@ class Hits(_View):
     hits: list[Hit]
 
 
+class HitsBatch(_View):
+    bundle_version: str = Field(description="The one version every result comes from")
+    results: list[Hits] = Field(description="One result per query or id, in the request's order")
+
+
 class ItemView(_View):
     bundle_version: str
     id: str

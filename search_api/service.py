@@ -31,12 +31,14 @@ from vitrina.search_api.models import (
     EncoderView,
     Hit,
     Hits,
+    HitsBatch,
     ItemView,
     ReloadView,
     SpaceView,
     Thumbnail,
 )
 from vitrina.search_api.observability import Metrics
+from vitrina.search_api.query_batcher import QueryBatcher
 from vitrina.search_api.settings import Settings
 
 FilterInput = str | Mapping[str, Any] | None
@@ -53,6 +55,7 @@ class SearchService(MapQueries, MapOperations):
         self._members: LRUCache[tuple[str, str, str, int], np.ndarray] = LRUCache(self.settings.cluster_cache_entries)
         s = self.settings
         self._explain_pool = ExplainPool(s.explain_workers, s.explain_queue, s.explain_timeout_s)
+        self.queries = QueryBatcher(s.query_batch_max, s.query_batch_window_ms / 1000)
         self._explainer = Explainer(self._explain_pool.run, s.explain_max_steps, s.max_query_chars, s.max_image_pixels,
                                     s.explain_cache_entries, s.heatmap_cache_entries, s.shared_heatmap_dir)
         # Both transports of one service count into the same registry: one /metrics for both.
@@ -111,18 +114,18 @@ class SearchService(MapQueries, MapOperations):
         served = self.holder.snapshot()
         sp = space_of(served.bundle, space)
         _check_k(k, self.settings.max_k)
+        return _neighbours_of(served.bundle, sp, item_id, k, _allowed(served, sp, filter))
+
+    def neighbours_batch(self, item_ids: list[str], space: str = "image", k: int = 10,
+                         filter: FilterInput = None) -> HitsBatch:
+        """`neighbours` of each id, in order, all from one version; 404 naming the first unknown id."""
+        _check_batch(item_ids, "item_ids", self.settings.max_batch_queries)
+        served = self.holder.snapshot()
+        sp = space_of(served.bundle, space)
+        _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
-        row = row_in(served.bundle, sp, item_id)
-        table = sp.neighbours
-        # `allowed is None` also covers an empty filter; a filter needs the live search to
-        # reach past the precomputed k.
-        if allowed is None and table is not None and k <= table.k:
-            # Computed at build time through this version's index: the answer the search below gives.
-            present = table.rows[row, :k] >= 0
-            pairs = zip(table.scores[row, :k][present].tolist(), table.rows[row, :k][present].tolist())
-            return _hits(served.bundle, sp, pairs)
-        query = sp.vectors[row : row + 1]
-        return _search(served.bundle, sp, query, k, allowed, exclude_row=row)
+        return HitsBatch(bundle_version=served.bundle.version,
+                         results=[_neighbours_of(served.bundle, sp, item_id, k, allowed) for item_id in item_ids])
 
     def search_text(self, query: str, space: str = "text", k: int = 10, filter: FilterInput = None) -> Hits:
         served = self.holder.snapshot()
@@ -130,8 +133,21 @@ class SearchService(MapQueries, MapOperations):
         _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
         check_query(query, self.settings.max_query_chars)
-        vector = sp.encoder(Modality.TEXT).encode([query])
-        return _search(served.bundle, sp, vector, k, allowed)
+        vector = self.queries.encode(sp.encoder(Modality.TEXT), query)
+        return _search(served.bundle, sp, vector, k, allowed)[0]
+
+    def search_text_batch(self, queries: list[str], space: str = "text", k: int = 10,
+                          filter: FilterInput = None) -> HitsBatch:
+        """`search_text` of each query, in order: encoded in one batch, searched in one index call."""
+        _check_batch(queries, "queries", self.settings.max_batch_queries)
+        served = self.holder.snapshot()
+        sp = space_of(served.bundle, space, Modality.TEXT)
+        _check_k(k, self.settings.max_k)
+        allowed = _allowed(served, sp, filter)
+        for query in queries:
+            check_query(query, self.settings.max_query_chars)
+        vectors = sp.encoder(Modality.TEXT).encode(list(queries))
+        return HitsBatch(bundle_version=served.bundle.version, results=_search(served.bundle, sp, vectors, k, allowed))
 
     def search_image(
         self,
@@ -146,8 +162,8 @@ class SearchService(MapQueries, MapOperations):
         _check_k(k, self.settings.max_k)
         allowed = _allowed(served, sp, filter)
         picture = self._decode(image, content_type)
-        vector = sp.encoder(Modality.IMAGE).encode([picture])
-        return _search(served.bundle, sp, vector, k, allowed)
+        vector = self.queries.encode(sp.encoder(Modality.IMAGE), picture)
+        return _search(served.bundle, sp, vector, k, allowed)[0]
 
     def _decode(self, data: bytes, content_type: str | None):
         from vitrina.training.images import ImageDecodeError, ImageTooLarge, load_image
@@ -218,14 +234,35 @@ def _allowed(served: Served, space: Space, raw: FilterInput) -> np.ndarray | Non
     return served.metadata.mask(flt)[space.item_rows]
 
 
+def _check_batch(values: list[str], field: str, most: int) -> None:
+    if not isinstance(values, list) or not values:
+        raise InvalidArgument(field, f"{field} must be a non-empty list")
+    if len(values) > most:
+        raise InvalidArgument(field, f"{field} may hold at most {most} entries, got {len(values)}")
+
+
+def _neighbours_of(bundle: Bundle, sp: Space, item_id: str, k: int, allowed: np.ndarray | None) -> Hits:
+    row = row_in(bundle, sp, item_id)
+    table = sp.neighbours
+    # `allowed is None` also covers an empty filter; a filter needs the live search to
+    # reach past the precomputed k.
+    if allowed is None and table is not None and k <= table.k:
+        # Computed at build time through this version's index: the answer the search below gives.
+        present = table.rows[row, :k] >= 0
+        pairs = zip(table.scores[row, :k][present].tolist(), table.rows[row, :k][present].tolist())
+        return _hits(bundle, sp, pairs)
+    return _search(bundle, sp, sp.vectors[row : row + 1], k, allowed, exclude_row=row)[0]
+
+
 def _search(
     bundle: Bundle,
     space: Space,
-    query: np.ndarray,
+    queries: np.ndarray,
     k: int,
     allowed: np.ndarray | None,
     exclude_row: int | None = None,
-) -> Hits:
+) -> list[Hits]:
+    """Hits per query row ([n, dim]), in one index call; exclude_row drops that row (an item's own)."""
     ask = k
     if exclude_row is not None:
         if allowed is None:
@@ -234,11 +271,13 @@ def _search(
             allowed = allowed.copy()
             allowed[exclude_row] = False
     if allowed is not None and not allowed.any():
-        return Hits(bundle_version=bundle.version, hits=[])  # nothing can match; the index is not asked
+        # Nothing can match; the index is not asked.
+        return [Hits(bundle_version=bundle.version, hits=[]) for _ in range(len(queries))]
     ask = min(ask, len(space.ids))
-    scores, rows = space.index.search(np.ascontiguousarray(query, dtype=np.float32), ask, allowed)
-    pairs = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and r != exclude_row][:k]
-    return _hits(bundle, space, pairs)
+    scores, rows = space.index.search(np.ascontiguousarray(queries, dtype=np.float32), ask, allowed)
+    return [_hits(bundle, space, [(float(s), int(r)) for s, r in zip(row_scores, row_ids)
+                                  if r >= 0 and r != exclude_row][:k])
+            for row_scores, row_ids in zip(scores, rows)]
 
 
 def _hits(bundle: Bundle, space: Space, pairs: Iterable[tuple[float, int]]) -> Hits:

@@ -32,7 +32,19 @@ class Settings(BaseModel):
         "requests; a 2-thread fork/join around one small query measured 12 ms instead of 1 ms here",
     )
 
+    query_batch_max: int = Field(
+        default=32, ge=1,
+        description="Most concurrent text or image queries encoded in one batch (1: each alone). A lane per "
+        "encoder takes whatever queued while its last batch ran",
+    )
+    query_batch_window_ms: float = Field(
+        default=0.0, ge=0,
+        description="How long a lane waits for more queries after the first (0: none; it batches what "
+        "arrived while the encoder was busy)",
+    )
+
     max_k: int = Field(default=1000, ge=1, description="Largest k a search may ask for")
+    max_batch_queries: int = Field(default=256, ge=1, description="Most queries or ids one batch request may hold")
     max_outliers: int = Field(default=1000, ge=1, description="Largest limit an outlier listing may ask for")
     max_cluster_items: int = Field(default=1000, ge=1, description="Largest limit a cluster's item listing may ask for")
     cluster_cache_entries: int = Field(default=64, ge=0, description="Clusters whose member order is kept between pages")

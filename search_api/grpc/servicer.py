@@ -80,6 +80,20 @@ class VitrinaServicer(vitrina_pb2_grpc.VitrinaServicer):
     def SearchText(self, request, context):
         return self._unary(context, items_pb2.Hits, self.service.search_text, request)
 
+    def _stream_hits(self, context, operation: Callable[..., Any], request) -> Iterator[items_pb2.Hits]:
+        batch = call(context, operation, **arguments(request))
+        for hits in batch.results:
+            check_deadline(context)
+            yield to_message(hits, items_pb2.Hits)
+
+    @serves(SearchService.search_text_batch)
+    def SearchTextBatch(self, request, context) -> Iterator[items_pb2.Hits]:
+        return self._stream_hits(context, self.service.search_text_batch, request)
+
+    @serves(SearchService.neighbours_batch)
+    def GetNeighboursBatch(self, request, context) -> Iterator[items_pb2.Hits]:
+        return self._stream_hits(context, self.service.neighbours_batch, request)
+
     @serves(SearchService.search_image)
     def SearchImage(self, request, context):
         return self._unary(context, items_pb2.Hits, self.service.search_image, request, file="image")

@@ -35,6 +35,24 @@ class TextSearchRequest(BaseModel):
     )
 
 
+class TextSearchBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queries: list[str] = Field(description="Queries, encoded in one batch", examples=[["a red car", "a cat"]])
+    space: str = Field(default="text", description="A space that takes text queries (text, joint)")
+    k: int = Field(default=10, description="Number of hits per query")
+    filter: dict[str, Any] | None = Field(default=None, description="Metadata filter, applied to every query")
+
+
+class NeighboursBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[str] = Field(description="Items whose neighbours are wanted", examples=[["animals-01", "plants-02"]])
+    space: str = Field(default="image", description="image, text, joint")
+    k: int = Field(default=10, description="Number of neighbours per item")
+    filter: dict[str, Any] | None = Field(default=None, description="Metadata filter, applied to every item")
+
+
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

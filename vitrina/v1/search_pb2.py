@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vitrina/v1/search.proto\x12\nvitrina.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x7f\n\x11SearchTextRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x12\n\x05space\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_k\"\x95\x01\n\x12SearchImageRequest\x12\x0c\n\x04\x66ile\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\x05space\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_kb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vitrina/v1/search.proto\x12\nvitrina.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x7f\n\x11SearchTextRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x12\n\x05space\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_k\"\x86\x01\n\x16SearchTextBatchRequest\x12\x0f\n\x07queries\x18\x01 \x03(\t\x12\x12\n\x05space\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_k\"\x8a\x01\n\x19GetNeighboursBatchRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\x12\x12\n\x05space\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_k\"\x95\x01\n\x12SearchImageRequest\x12\x0c\n\x04\x66ile\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\x05space\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_spaceB\x04\n\x02_kb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SEARCHTEXTREQUEST']._serialized_start=69
   _globals['_SEARCHTEXTREQUEST']._serialized_end=196
-  _globals['_SEARCHIMAGEREQUEST']._serialized_start=199
-  _globals['_SEARCHIMAGEREQUEST']._serialized_end=348
+  _globals['_SEARCHTEXTBATCHREQUEST']._serialized_start=199
+  _globals['_SEARCHTEXTBATCHREQUEST']._serialized_end=333
+  _globals['_GETNEIGHBOURSBATCHREQUEST']._serialized_start=336
+  _globals['_GETNEIGHBOURSBATCHREQUEST']._serialized_end=474
+  _globals['_SEARCHIMAGEREQUEST']._serialized_start=477
+  _globals['_SEARCHIMAGEREQUEST']._serialized_end=626
 # @@protoc_insertion_point(module_scope)

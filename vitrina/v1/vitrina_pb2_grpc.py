@@ -61,6 +61,16 @@ class VitrinaStub:
                 request_serializer=vitrina_dot_v1_dot_search__pb2.SearchTextRequest.SerializeToString,
                 response_deserializer=vitrina_dot_v1_dot_items__pb2.Hits.FromString,
                 _registered_method=True)
+        self.SearchTextBatch = channel.unary_stream(
+                '/vitrina.v1.Vitrina/SearchTextBatch',
+                request_serializer=vitrina_dot_v1_dot_search__pb2.SearchTextBatchRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_items__pb2.Hits.FromString,
+                _registered_method=True)
+        self.GetNeighboursBatch = channel.unary_stream(
+                '/vitrina.v1.Vitrina/GetNeighboursBatch',
+                request_serializer=vitrina_dot_v1_dot_search__pb2.GetNeighboursBatchRequest.SerializeToString,
+                response_deserializer=vitrina_dot_v1_dot_items__pb2.Hits.FromString,
+                _registered_method=True)
         self.SearchImage = channel.unary_unary(
                 '/vitrina.v1.Vitrina/SearchImage',
                 request_serializer=vitrina_dot_v1_dot_search__pb2.SearchImageRequest.SerializeToString,
@@ -165,6 +175,20 @@ class VitrinaServicer:
 
     def SearchText(self, request, context):
         """POST /v1/search/text
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchTextBatch(self, request, context):
+        """POST /v1/search/text:batch: one Hits per query, streamed in the request's order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNeighboursBatch(self, request, context):
+        """POST /v1/search/neighbours:batch: one Hits per item, streamed in the request's order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -298,6 +322,16 @@ def add_VitrinaServicer_to_server(servicer, server):
             'SearchText': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchText,
                     request_deserializer=vitrina_dot_v1_dot_search__pb2.SearchTextRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_items__pb2.Hits.SerializeToString,
+            ),
+            'SearchTextBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.SearchTextBatch,
+                    request_deserializer=vitrina_dot_v1_dot_search__pb2.SearchTextBatchRequest.FromString,
+                    response_serializer=vitrina_dot_v1_dot_items__pb2.Hits.SerializeToString,
+            ),
+            'GetNeighboursBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetNeighboursBatch,
+                    request_deserializer=vitrina_dot_v1_dot_search__pb2.GetNeighboursBatchRequest.FromString,
                     response_serializer=vitrina_dot_v1_dot_items__pb2.Hits.SerializeToString,
             ),
             'SearchImage': grpc.unary_unary_rpc_method_handler(
@@ -484,6 +518,60 @@ class Vitrina:
             target,
             '/vitrina.v1.Vitrina/SearchText',
             vitrina_dot_v1_dot_search__pb2.SearchTextRequest.SerializeToString,
+            vitrina_dot_v1_dot_items__pb2.Hits.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchTextBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/SearchTextBatch',
+            vitrina_dot_v1_dot_search__pb2.SearchTextBatchRequest.SerializeToString,
+            vitrina_dot_v1_dot_items__pb2.Hits.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNeighboursBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vitrina.v1.Vitrina/GetNeighboursBatch',
+            vitrina_dot_v1_dot_search__pb2.GetNeighboursBatchRequest.SerializeToString,
             vitrina_dot_v1_dot_items__pb2.Hits.FromString,
             options,
             channel_credentials,

@@ -5,11 +5,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from vitrina.search_api.models import Hits
+from vitrina.search_api.models import Hits, HitsBatch
 from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FILTER_HELP, K_HELP
-from vitrina.search_api.rest.schemas import ERROR_RESPONSES, TextSearchRequest
+from vitrina.search_api.rest.schemas import (
+    ERROR_RESPONSES,
+    NeighboursBatchRequest,
+    TextSearchBatchRequest,
+    TextSearchRequest,
+)
 from vitrina.search_api.service import SearchService
 
 router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERROR_RESPONSES)
@@ -19,6 +24,18 @@ router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERROR_RESPONS
 @serves(SearchService.search_text)
 def search_text(body: TextSearchRequest, service: ServiceDep) -> Hits:
     return service.search_text(body.query, body.space, body.k, body.filter)
+
+
+@router.post("/text:batch", response_model=HitsBatch)
+@serves(SearchService.search_text_batch)
+def search_text_batch(body: TextSearchBatchRequest, service: ServiceDep) -> HitsBatch:
+    return service.search_text_batch(body.queries, body.space, body.k, body.filter)
+
+
+@router.post("/neighbours:batch", response_model=HitsBatch)
+@serves(SearchService.neighbours_batch)
+def neighbours_batch(body: NeighboursBatchRequest, service: ServiceDep) -> HitsBatch:
+    return service.neighbours_batch(body.item_ids, body.space, body.k, body.filter)
 
 
 @router.post("/image", response_model=Hits)

@@ -252,3 +252,20 @@ def test_serve_cli_has_grpc_port():
     app.command()(serve)
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "--grpc-port" in result.output
+
+
+def test_batch_streams_are_the_rest_batches_and_the_single_answers(stub, rest):
+    queries = ["car", "green tree", "a cat"]
+    body = rest.post("/v1/search/text:batch", json={"queries": queries, "k": 4}).json()
+    streamed = list(stub.SearchTextBatch(search_pb2.SearchTextBatchRequest(queries=queries, k=4), timeout=10))
+    assert [to_view(m, Hits).model_dump(mode="json") for m in streamed] == body["results"]
+    ids = ["plants-02", "animals-09"]
+    body = rest.post("/v1/search/neighbours:batch", json={"item_ids": ids, "space": "text", "k": 3}).json()
+    streamed = list(stub.GetNeighboursBatch(search_pb2.GetNeighboursBatchRequest(item_ids=ids, space="text", k=3)))
+    assert [to_view(m, Hits).model_dump(mode="json") for m in streamed] == body["results"]
+    for item_id, result in zip(ids, body["results"]):
+        single = rest.get(f"/v1/items/{item_id}/neighbours", params={"space": "text", "k": 3}).json()
+        assert [h["id"] for h in result["hits"]] == [h["id"] for h in single["hits"]]
+    with pytest.raises(grpc.RpcError) as caught:
+        list(stub.GetNeighboursBatch(search_pb2.GetNeighboursBatchRequest(item_ids=["plants-02", "nope"])))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND and "nope" in caught.value.details()

@@ -86,3 +86,32 @@ def test_streamed_upload_without_content_length_is_cut_off(client):
         "/v1/search/image", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
     )
     assert_error(response, 413, "payload_too_large")
+
+
+def test_text_batch_answers_each_query_as_a_single_search_would(client):
+    queries = ["car", "green tree", "red car"]
+    body = client.post("/v1/search/text:batch", json={"queries": queries, "k": 5,
+                                                      "filter": {"category": "vehicles"}}).json()
+    assert len(body["results"]) == 3
+    for query, result in zip(queries, body["results"]):
+        single = client.post("/v1/search/text", json={"query": query, "k": 5, "filter": {"category": "vehicles"}}).json()
+        assert [h["id"] for h in result["hits"]] == [h["id"] for h in single["hits"]]
+        assert [h["score"] for h in result["hits"]] == pytest.approx([h["score"] for h in single["hits"]], abs=1e-5)
+        assert result["bundle_version"] == body["bundle_version"]
+
+
+@pytest.mark.parametrize("path, body, status, field", [
+    ("/v1/search/text:batch", {"queries": []}, 422, "queries"),
+    ("/v1/search/text:batch", {"queries": ["car"] * 257}, 422, "queries"),
+    ("/v1/search/text:batch", {"queries": "car"}, 422, "queries"),
+    ("/v1/search/text:batch", {"queries": ["car", ""]}, 422, "query"),
+    ("/v1/search/neighbours:batch", {"item_ids": ["plants-02", "nope"]}, 404, None),
+    ("/v1/search/neighbours:batch", {"item_ids": ["plants-02"], "k": 0}, 422, "k"),
+])
+def test_bad_batches_name_the_field(client, path, body, status, field):
+    response = client.post(path, json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error.get("field") == field
+    if status == 404:
+        assert "nope" in error["message"]
