@@ -58,7 +58,7 @@ def _lua_list(values: list[str]) -> str:
 
 
 def _run_wrk(base: str, script: Path, connections: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run([_wrk(), "-t", "2", "-c", str(connections), "-d", f"{seconds:.0f}s", "--latency",
+    out = subprocess.run([_wrk(), "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds:.0f}s", "--latency",
                           "-s", str(script), base], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

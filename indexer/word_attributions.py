@@ -93,6 +93,9 @@ def attribute_space(
             rows[i] = old
         else:
             todo.append(i)
+    # Texts of similar length together: a batch is padded to its longest text, and an even spread
+    # of a collection mixes one-word titles with long descriptions.
+    todo.sort(key=lambda i: len(texts[i]))
     with tqdm(total=len(todo), desc=f"attributions {space}", unit="item", disable=not progress) as bar:
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]

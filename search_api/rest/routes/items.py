@@ -16,6 +16,7 @@ from vitrina.search_api.models import THUMBNAIL_SIZE, Hits, ItemCard, ItemView
 from vitrina.search_api.observability import serves
 from vitrina.search_api.rest.deps import ServiceDep, SettingsDep
 from vitrina.search_api.rest.params import FilterQuery, KQuery
+from vitrina.search_api.rest.responses import json_of
 from vitrina.search_api.rest.schemas import ERROR_RESPONSES, ExportRequest
 from vitrina.search_api.service import SearchService
 
@@ -51,9 +52,9 @@ def get_item_neighbours(
     space: Annotated[str, Query(description="Space to look in (image, text, joint)")] = "image",
     k: KQuery = 10,
     filter: FilterQuery = None,
-) -> Hits:
+) -> Response:
     """The k items closest to this one, itself excluded."""
-    return service.neighbours(item_id, space, k, filter)
+    return json_of(service.neighbours(item_id, space, k, filter))
 
 
 @router.get("/{item_id:path}/card", response_model=ItemCard)
@@ -85,5 +86,5 @@ def export_items(body: ExportRequest, service: ServiceDep) -> Response:
 
 @router.get("/{item_id:path}", response_model=ItemView)
 @serves(SearchService.get_item)
-def get_item(item_id: str, service: ServiceDep) -> ItemView:
-    return service.get_item(item_id)
+def get_item(item_id: str, service: ServiceDep) -> Response:
+    return json_of(service.get_item(item_id))
