@@ -44,6 +44,8 @@ from vitrina.search_api.lru import LRUCache
 
 # Grid of the heatmaps: 14 x 14 cells is ViT-B/16's patch grid at 224 px, coarse enough to read.
 HEATMAP_GRID = 14
+# Integrated Gradients steps of a heatmap whose request names none.
+HEATMAP_STEPS = 50
 
 
 def heatmap_url(heatmap_id: str) -> str:
@@ -147,7 +149,7 @@ class Explainer:
     # -- checks and sides -----------------------------------------------------------------
 
     def _check(self, request: ExplainRequest) -> None:
-        if request.steps > self.max_steps:
+        if request.steps is not None and request.steps > self.max_steps:
             raise InvalidArgument("steps", f"steps must be at most {self.max_steps}, got {request.steps}")
         if request.query is not None:
             check_query(request.query, self.max_query_chars)
@@ -165,8 +167,6 @@ class Explainer:
 
     def _words(self, bundle: Bundle, space: Space, source: _Side, target: _Side | None,
                request: ExplainRequest) -> list[WordsView]:
-        from vitrina.training.explain.text_words import explain_text
-
         encoder = space.encoder(Modality.TEXT)
         out = []
         if target is None:  # an item alone: its words against its own baseline (the map's hover)
@@ -174,7 +174,7 @@ class Explainer:
             if stored is not None and stored["reduction"] == request.reduction:
                 return [_words_view(source, "baseline", source.text, stored, precomputed=True)]
             if source.text:
-                result = explain_text(encoder, source.text, None, n_steps=request.steps, reduction=request.reduction)
+                result = _explain_words(encoder, source.text, None, request)
                 out.append(_words_view(source, "baseline", source.text, result.to_dict()))
             return out
         pairs = [(source, target)]
@@ -182,7 +182,7 @@ class Explainer:
             pairs.append((target, source))
         for side, other in pairs:
             if side.text and other.vector is not None:
-                result = explain_text(encoder, side.text, other.vector, n_steps=request.steps, reduction=request.reduction)
+                result = _explain_words(encoder, side.text, other.vector, request)
                 out.append(_words_view(side, other.role, side.text, result.to_dict()))
         return out
 
@@ -200,7 +200,7 @@ class Explainer:
             if path is None or other.vector is None:
                 continue
             image = self._image(path, side.record.id)
-            steps = None if request.heatmap_method == "occlusion" else request.steps
+            steps = None if request.heatmap_method == "occlusion" else request.steps or HEATMAP_STEPS
             heatmap = explain_image(encoder, image, other.vector, method=request.heatmap_method,
                                     n_steps=steps or 1, grid=HEATMAP_GRID, baseline=request.heatmap_baseline)
             heatmap_id = hashlib.sha256(json.dumps(
@@ -226,6 +226,16 @@ class Explainer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _explain_words(encoder: Any, text: str, target: np.ndarray | None, request: ExplainRequest):
+    """The request's steps when it names them; else as few as keep the delta under 1% of the change."""
+    from vitrina.training.explain import text_words
+
+    if request.steps is not None:
+        return text_words.explain_text(encoder, text, target, n_steps=request.steps, reduction=request.reduction)
+    targets = None if target is None else np.asarray(target, dtype=np.float32).reshape(1, -1)
+    return text_words.explain_texts_until_complete(encoder, [text], targets, reduction=request.reduction)[0]
 
 
 def _item_side(bundle: Bundle, space: Space, item_id: str, role: str) -> _Side:

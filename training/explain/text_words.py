@@ -148,6 +148,35 @@ def explain_texts(encoder: Any, texts: Sequence[str], targets: np.ndarray | None
     return results
 
 
+def explain_texts_until_complete(encoder: Any, texts: Sequence[str], targets: np.ndarray | None = None, *,
+                                 start_steps: int = 16, max_steps: int = 64, tolerance: float = 0.01,
+                                 reduction: str = "sum") -> list[TextAttribution]:
+    """Integrated Gradients with as few steps as completeness allows.
+
+    Every text starts at `start_steps`; those whose |delta| exceeds `tolerance` x their score
+    change (|score - baseline_score|, at least 0.1) run again at twice the steps, up to
+    `max_steps`. Gauss-Legendre points converge fast on these paths: on 12 openclipart text
+    pairs with MiniLM, 11 were done at 16 steps and one needed 32 (0.34 s an attribution against
+    0.70 at 50 steps). Starting at 8 cost more: most texts then needed a second pass.
+    """
+    if not 1 <= start_steps <= max_steps:
+        raise ExplainError(f"need 1 <= start_steps <= max_steps, got {start_steps} and {max_steps}")
+    texts = list(texts)
+    many = targets is not None and np.asarray(targets).ndim == 2
+    results = explain_texts(encoder, texts, targets, n_steps=start_steps, reduction=reduction)
+    steps = start_steps
+    while steps < max_steps:
+        todo = [i for i, r in enumerate(results) if abs(r.delta) > tolerance * max(abs(r.score - r.baseline_score), 0.1)]
+        if not todo:
+            break
+        steps = min(2 * steps, max_steps)
+        again = explain_texts(encoder, [texts[i] for i in todo], np.asarray(targets)[todo] if many else targets,
+                              n_steps=steps, reduction=reduction)
+        for i, result in zip(todo, again):
+            results[i] = result
+    return results
+
+
 def _explain_batch(parts: TextParts, texts: list[str], targets: torch.Tensor | None, n_steps: int, reduction: str,
                    internal_batch_size: int | None, method: str) -> list[TextAttribution]:
     with parts.tokenizer_lock:

@@ -17,7 +17,7 @@ from vitrina.training.checkpoint import TowerRecord, save_joint_checkpoint
 from vitrina.training.encoders import create_encoder
 from vitrina.training.explain.errors import ExplainError
 from vitrina.training.explain.text_parts import text_parts
-from vitrina.training.explain.text_words import explain_text, explain_texts, merge_words
+from vitrina.training.explain.text_words import explain_text, explain_texts, explain_texts_until_complete, merge_words
 from vitrina.training.heads import HeadConfig, create_head
 
 TEXT = "The red car and the RED tree"
@@ -110,6 +110,22 @@ def test_gradient_x_input_is_the_gradient_at_the_text_times_its_offset_from_the_
     expected = [score for _, _, score in merge_words(TEXT, tokens.encodings[0].offsets, tokens.word_ids(0), per_token)]
     np.testing.assert_allclose([w.score for w in result.words], expected, atol=1e-5)
     assert result.score == pytest.approx(float(score.detach()), abs=1e-5)
+
+
+def test_until_complete_doubles_steps_only_where_the_delta_is_too_large(encoders):
+    encoder = encoders["bert"]
+    texts = [TEXT, QUERY, "the green house of the dog"]
+    targets = encoder.encode(["a cat", "stock market report", "red car"])
+    loose = explain_texts_until_complete(encoder, texts, targets, start_steps=4, tolerance=10.0)
+    assert [r.n_steps for r in loose] == [4, 4, 4]
+    strict = explain_texts_until_complete(encoder, texts, targets, start_steps=4, max_steps=16, tolerance=1e-12)
+    assert [r.n_steps for r in strict] == [16, 16, 16]
+    for result, alone in zip(strict, explain_texts(encoder, texts, targets, n_steps=16)):
+        assert [w.score for w in result.words] == pytest.approx([w.score for w in alone.words], abs=1e-6)
+    for result in explain_texts_until_complete(encoder, texts, targets):
+        assert result.n_steps in (16, 32, 64)
+        assert result.n_steps == 64 or abs(result.delta) <= 0.01 * max(abs(result.score - result.baseline_score), 0.1)
+        _assert_complete(result)
 
 
 def test_words_are_text_slices_in_order_with_repeats_and_case(encoders):
