@@ -143,8 +143,10 @@ class BuildOptions:
         if self.index_memory is not None and (isinstance(self.index_memory, bool) or not isinstance(
                 self.index_memory, (int, float)) or not self.index_memory > 0):
             raise FieldError("index_memory", f"must be a number of GiB > 0, got {self.index_memory!r}")
-        for name in ("neighbours_k", "attribution_steps"):
+        for name in ("neighbours_k", "attribution_steps", "attribution_items"):
             value = getattr(self, name)
+            if name == "attribution_items" and value is None:  # every item
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise FieldError(name, f"must be an integer >= 0 (0: none), got {value!r}")
         if self.keep_versions is not None:
@@ -154,9 +156,6 @@ class BuildOptions:
         if self.attribution_method not in ATTRIBUTION_METHODS:
             raise FieldError("attribution_method", f"unknown method {self.attribution_method!r}; choose from "
                                                    f"{', '.join(ATTRIBUTION_METHODS)}")
-        if self.attribution_items is not None and (isinstance(self.attribution_items, bool) or not isinstance(
-                self.attribution_items, int) or self.attribution_items < 0):
-            raise FieldError("attribution_items", f"must be an integer >= 0, got {self.attribution_items!r}")
         _check_engine(self)
         return dataclasses.replace(self, projections=projections, clusterings=clusterings)
 

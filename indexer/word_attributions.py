@@ -30,10 +30,10 @@ from vitrina.schemas.bundle_files import TEXT_ATTRIBUTIONS_SCHEMA, read_checked,
 log = logging.getLogger("vitrina.indexer")
 
 # The build's default: two-point (Gauss-Legendre) Integrated Gradients. On 64 openclipart texts
-# with MiniLM on 2 cores (bench/attributions.py, docs/benchmarks.md) it ran at 20-31 items/s
-# against 3.7 for 20 steps, ranked words like 50-step IG (median Spearman 0.90; IG's top word
-# among its top 3 for 95% of texts), where gradient x input (35-39 items/s) reached 0.68 and
-# 81%. Its completeness delta is large (up to 0.76 of a change near 1), and stored per row.
+# with MiniLM on 2 cores (bench/attributions.py, docs/benchmarks.md section 12.1) it ran at 20.7
+# items/s against 2.7 for 20 steps, and ranked words like 50-step IG (median Spearman 0.89; IG's
+# top word among its top 3 for 92% of texts), where gradient x input (29.7 items/s) reached 0.70
+# and 73%. Its completeness delta is large (up to 0.79 of a change near 1), and stored per row.
 DEFAULT_METHOD = "integrated_gradients"
 DEFAULT_STEPS = 2
 METHODS = ("integrated_gradients", "gradient_x_input")

@@ -267,7 +267,7 @@ def _words_view(side: _Side, against: str, text: str, result: dict[str, Any], pr
         side=side.role, id=side.record.id if side.record is not None else None, against=against, text=text,
         words=[WordScore(**{k: w[k] for k in ("word", "start", "end", "score", "normalised")}) for w in result["words"]],
         score=result["score"], baseline_score=result["baseline_score"], delta=result["delta"],
-        n_steps=result["n_steps"], reduction=result["reduction"], method=result.get("method", "integrated_gradients"),
+        n_steps=result["n_steps"], reduction=result["reduction"], method=result["method"],
         precomputed=precomputed,
     )
 

@@ -89,6 +89,5 @@ class ChunkStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(side_path, json.dumps(side))
         tmp = data_path.with_name(data_path.name + ".tmp")
-        self.folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(vectors_to_table(result.ids, result.vectors, self.fingerprint, self.dim), tmp)
         tmp.replace(data_path)

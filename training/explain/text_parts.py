@@ -5,7 +5,7 @@
 - a differentiable forward pass (token ids + attention mask -> unnormalised
   vector in the encoder's space).
 
-Captum's LayerIntegratedGradients hooks the embedding layer, and a hook on the
+Word attributions hook the embedding layer (text_words.py), and a hook on the
 encoder's shared model would also rewrite the embeddings of any inference
 thread encoding at the same moment. So the parts run on a private copy of the
 module tree that shares every weight and buffer (no memory copied, parameters

@@ -14,13 +14,12 @@ embedding at both ends of the path and get exactly zero attribution: dropping th
 from the word list loses nothing.
 
 Two methods:
-- "integrated_gradients" (default): Captum's Gauss-Legendre path integral in `n_steps` steps,
-  what an explanation asks for on demand;
+- "integrated_gradients" (default): Captum's Gauss-Legendre path integral in `n_steps` steps
+  (what an explanation computes on demand, and a build precomputes in 2 steps);
 - "gradient_x_input": the gradient at the text (Captum's LayerGradientXActivation, gradients
-  only) times (text - baseline) in the embedding layer: the path integral's last point alone.
-  One forward and backward pass per
-  text instead of n_steps: what the build precomputes for every item's hover. It is not complete,
-  and its `delta` says by how much.
+  only) times (text - baseline) in the embedding layer: the path integral's last point alone,
+  one forward and backward pass per text instead of n_steps. It is not complete, and its
+  `delta` says by how much.
 `delta` is sum of attributions - (score - baseline_score), from the scores computed anyway, so
 the convergence check costs no extra forward pass.
 

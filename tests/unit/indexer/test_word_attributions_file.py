@@ -111,3 +111,11 @@ def test_an_unknown_attribution_method_names_the_field(tmp_path, tiny_catalogue)
 
     with pytest.raises(ValueError, match="attribution_method: unknown method 'shap'"):
         build_tiny_bundle(tmp_path, tiny_catalogue, attribution_method="shap")
+
+
+@pytest.mark.parametrize("items", [-1, 2.5, True])
+def test_attribution_items_must_be_a_whole_number_of_items(tmp_path, tiny_catalogue, items):
+    from tests.conftest import build_tiny_bundle
+
+    with pytest.raises(ValueError, match="attribution_items: must be an integer >= 0"):
+        build_tiny_bundle(tmp_path, tiny_catalogue, attribution_items=items)
