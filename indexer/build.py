@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -130,7 +131,10 @@ def build_bundle(
     check_spaces(spaces)
     options = (options or BuildOptions()).checked()
     if encoder_factory is None:
-        from vitrina.training.encoders import create_encoder as encoder_factory
+        from vitrina.training.encoders import create_encoder
+
+        # A partial, not a lambda: Ray workers receive the factory pickled, runtime included.
+        encoder_factory = functools.partial(create_encoder, runtime=options.runtime)
     coll = CollectionPaths.of(out, check_name(collection, "collection"))
     state = BuildState(catalogue, collection, options, coll, parent=resolve_parent(coll, options.parent))
     read_inputs(state, spaces, encoder_factory)

@@ -54,6 +54,7 @@ def build(
     batch_size: Annotated[int, typer.Option(help=_HELP("batch_size"))] = _DEFAULT.batch_size,
     chunk_size: Annotated[int, typer.Option(min=1, help=_HELP("chunk_size"))] = _DEFAULT.chunk_size,
     engine: Annotated[str, typer.Option(help=_HELP("engine"))] = _DEFAULT.engine,
+    runtime: Annotated[str, typer.Option(help=_HELP("runtime"))] = _DEFAULT.runtime,
     ray_address: Annotated[Optional[str], typer.Option(help=_HELP("ray_address"))] = _DEFAULT.ray_address,
     ray_actors: Annotated[int, typer.Option(help=_HELP("ray_actors"))] = _DEFAULT.ray_actors,
     ray_actor_cpus: Annotated[Optional[int], typer.Option(help=_HELP("ray_actor_cpus"))] = _DEFAULT.ray_actor_cpus,
@@ -97,7 +98,7 @@ def build(
     options = BuildOptions(
         limit=limit, table_options=table_options, workers=workers, batch_size=batch_size, chunk_size=chunk_size,
         max_pixels=max_pixels,
-        engine=engine, ray_address=ray_address, ray_actors=ray_actors, ray_actor_cpus=ray_actor_cpus,
+        engine=engine, runtime=runtime, ray_address=ray_address, ray_actors=ray_actors, ray_actor_cpus=ray_actor_cpus,
         index_spec=index_spec, index_memory=index_memory, target_recall=target_recall, progress=progress, publish=not no_publish,
         skip_unchanged=skip_unchanged, reuse_vectors=reuse, neighbours_k=neighbours_k,
         projections=tuple(_split(projection) or _DEFAULT.projections),

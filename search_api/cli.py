@@ -73,6 +73,17 @@ def serve(
         typer.Option(help="Poll the collection's CURRENT every SECONDS and reload when it changes.", min=0.1,
                      metavar="SECONDS"),
     ] = None,
+    runtime: Annotated[
+        str | None,
+        typer.Option(help="What runs the query encoders: torch, onnx (ONNX Runtime: the same vectors, faster on "
+                     "CPU) or onnx-int8 (only for bundles built with --runtime onnx-int8). Default: torch, or "
+                     "VITRINA_ENCODER_RUNTIME."),
+    ] = None,
+    encoder_threads: Annotated[
+        int | None,
+        typer.Option(help="Threads per ONNX Runtime query encoder (default: torch's; VITRINA_ENCODER_THREADS).",
+                     min=1),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(help="Server processes sharing the REST and gRPC ports, e.g. one per core. Each loads the "
@@ -103,6 +114,8 @@ def serve(
         request_timeout_s=request_timeout,
         watch_current_s=watch_current or (DEFAULT_WATCH_S if workers > 1 else None),
         workers=workers,
+        encoder_runtime=runtime,
+        encoder_threads=encoder_threads,
     )
     if workers > 1:
         run_workers(settings, host, port, grpc_port, workers, log_level.lower())

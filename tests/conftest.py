@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 # A hub call hangs ~30 s before failing; every test runs offline.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# ONNX exports and feature caches go to a folder of this session's, not the user's ~/.cache.
+os.environ.setdefault("VITRINA_CACHE", tempfile.mkdtemp(prefix="vitrina-test-cache-"))
 
 COLOURS = {
     "animals": [(200, 40, 40), (220, 60, 50), (180, 30, 60)],

@@ -5,6 +5,7 @@ building an app in a test) costs nothing until the app starts.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
@@ -79,6 +80,11 @@ def create_app(
     ignored when a `holder` is given, since the holder opens bundles itself.
     """
     settings = settings or Settings.from_env()
+    if encoder_factory is None and settings.encoder_runtime != "torch":
+        from vitrina.training.encoders import create_encoder
+
+        encoder_factory = functools.partial(create_encoder, runtime=settings.encoder_runtime,
+                                            threads=settings.encoder_threads or None)
     if holder is None:
         holder = BundleHolder(
             encoder_factory=encoder_factory,

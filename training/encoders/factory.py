@@ -16,13 +16,30 @@ from vitrina.training.encoders.errors import EncoderSpecError
 _SPEC_FORMS = "'builtin:<name>', 'hf:<model name or local path>' or 'ckpt:<path>'"
 
 
-def create_encoder(spec: str, modality: Modality | str | None = None, device: str | None = None) -> Encoder:
+def create_encoder(
+    spec: str,
+    modality: Modality | str | None = None,
+    device: str | None = None,
+    runtime: str = "torch",
+    threads: int | None = None,
+) -> Encoder:
     """Load the encoder `spec` names.
 
     `modality` picks the tower of two-tower models (CLIP) and is checked
     against single-tower ones; `device` defaults to CUDA when available.
+    `runtime` "onnx" or "onnx-int8" runs the forward pass on ONNX Runtime with
+    `threads` threads (encoders/onnx_runtime.py).
     Raises EncoderSpecError for unknown, unloadable or mismatched specs.
     """
+    encoder = _create(spec, modality, device if runtime == "torch" else (device or "cpu"))
+    if runtime == "torch":
+        return encoder
+    from vitrina.training.encoders.onnx_runtime import use_runtime
+
+    return use_runtime(encoder, runtime, threads=threads)
+
+
+def _create(spec: str, modality: Modality | str | None, device: str | None) -> Encoder:
     wanted = _parse_modality(spec, modality)
     kind, _, target = spec.partition(":")
     if not target:

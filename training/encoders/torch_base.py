@@ -22,10 +22,21 @@ DEFAULT_TEXT_BATCH_SIZE = 64
 
 
 class _FingerprintedMixin:
-    """Holds the fingerprint computed once at load time, and the manifest's preprocessing entry."""
+    """Holds the fingerprint computed once at load time, and the manifest's preprocessing entry;
+    and the ONNX Runtime session that replaces the torch forward pass under `--runtime onnx`."""
 
     _fingerprint: str
     _preprocessing: dict[str, Any]
+    _onnx: Any = None
+
+    def run_forward_with(self, session: Any) -> None:
+        """Compute the forward pass with `session` (encoders/onnx_runtime.py) instead of torch."""
+        self._onnx = session
+
+    def requantised(self, fingerprint: str, preprocessing: Mapping[str, Any]) -> None:
+        """A quantised forward pass gives other vectors: a new fingerprint, and what changed."""
+        self._fingerprint = fingerprint
+        self._preprocessing = {**self._preprocessing, **jsonable(dict(preprocessing))}
 
     def _set_identity(self, weights: str, preprocessing: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> None:
         # `extra` feeds the fingerprint without cluttering the manifest (e.g. a tokenizer's hash).
@@ -70,6 +81,10 @@ class TorchImageEncoder(_FingerprintedMixin, ImageEncoder):
         if len(pixels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
+        if self._onnx is not None:
+            for batch in chunks(pixels, self.batch_size):
+                parts.append(self._onnx.run({"pixels": batch}))
+            return l2_normalise(np.concatenate(parts))
         with torch.inference_mode():
             for batch in chunks(pixels, self.batch_size):
                 tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
@@ -112,6 +127,7 @@ class TorchTextEncoder(_FingerprintedMixin, TextEncoder):
         # Batching similar lengths together wastes less compute on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        onnx = self._onnx
         with torch.inference_mode():
             for positions in chunks(order, self.batch_size):
                 with self._tokenizer_lock:
@@ -120,8 +136,11 @@ class TorchTextEncoder(_FingerprintedMixin, TextEncoder):
                         padding=True,
                         truncation=True,
                         max_length=self.max_length,
-                        return_tensors="pt",
+                        return_tensors="np" if onnx is not None else "pt",
                     )
+                if onnx is not None:
+                    out[list(positions)] = onnx.run(dict(tokens))
+                    continue
                 tokens = {name: value.to(self.device) for name, value in tokens.items()}
                 out[list(positions)] = self._embed_tokens(tokens).float().cpu().numpy()
         return l2_normalise(out)
