@@ -75,24 +75,31 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="image decoding worker processes")
     parser.add_argument("--runtimes", default="torch,onnx,onnx-int8")
     parser.add_argument("--queries", type=int, default=200, help="single text queries timed per row")
+    parser.add_argument("--int8-images", action="store_true",
+                        help="also time EfficientNet under onnx-int8 (ONNX Runtime's int8 convolutions ran at a "
+                        "tenth of fp32's speed here: left out by default)")
     args = parser.parse_args()
-    runtimes = args.runtimes.split(",")
+    all_runtimes = args.runtimes.split(",")
+
+    def runtimes_of(modality: Modality) -> list[str]:
+        return [r for r in all_runtimes if args.int8_images or modality is Modality.TEXT or r != "onnx-int8"]
+
     threads = torch.get_num_threads()
 
     items = collect(open_catalogue(f"openclipart:{args.root}"), limit=args.items)
     print(f"{machine()}; {len(items)} openclipart items, torch threads {threads}, decode workers {args.workers}\n")
     encoders = {(spec, runtime): create_encoder(spec, modality=modality, runtime=runtime)
-                for spec, modality in ENCODERS for runtime in runtimes}
+                for spec, modality in ENCODERS for runtime in runtimes_of(modality)}
 
     print("1. The indexer's embedding stage (decode workers + encoder)\n")
     print("| encoder | runtime | items | seconds | items/s |")
     print("|---|---|---|---|---|")
     for spec, modality in ENCODERS:
-        for runtime in runtimes:
+        for runtime in runtimes_of(modality):
             count, seconds = _embedding_stage(items, encoders[spec, runtime], modality, args.workers)
             print(f"| {spec} | {runtime} | {count} | {seconds:.1f} | {_rate(count, seconds)} |")
 
-    image_encoder = encoders[ENCODERS[0][0], runtimes[0]]
+    image_encoder = encoders[ENCODERS[0][0], all_runtimes[0]]
     pixels = np.stack([image_encoder.preprocess(to_rgb(load_image(it.image_ref))) for it in embeddable(items, Modality.IMAGE)[:128]])
     texts = [encoded_text(it) for it in embeddable(items, Modality.TEXT)]
     vectors: dict[tuple[str, str], np.ndarray] = {}
@@ -101,7 +108,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for spec, modality in ENCODERS:
         inputs = pixels if modality is Modality.IMAGE else texts
-        for runtime in runtimes:
+        for runtime in runtimes_of(modality):
             seconds = _model_alone(encoders[spec, runtime], modality, inputs)
             print(f"| {spec} | {runtime} | {len(inputs)} | {seconds:.2f} | {_rate(len(inputs), seconds)} |")
             encode = encoders[spec, runtime].encode_pixels if modality is Modality.IMAGE else encoders[spec, runtime].encode
@@ -116,28 +123,32 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(f"| sentence-transformers all-MiniLM-L6-v2 (peer) | torch | {len(texts)} | {seconds:.2f} | {_rate(len(texts), seconds)} |")
 
-    queries = texts[: args.queries]
-    print(f"\n3. One text query at a time ({len(queries)} queries), builtin:minilm-l6\n")
-    print("| runtime | threads | p50 ms | p99 ms |")
-    print("|---|---|---|---|")
-    for runtime in runtimes:
-        for n in sorted({1, threads}):
-            encoder = create_encoder(ENCODERS[1][0], modality=Modality.TEXT, runtime=runtime, threads=n)
-            torch.set_num_threads(n)
-            p50, p99 = _single_queries(encoder.encode, queries)
-            print(f"| {runtime} | {n} | {p50:.1f} | {p99:.1f} |")
-    torch.set_num_threads(1)
-    p50, p99 = _single_queries(lambda batch: peer.encode(batch), queries)
-    print(f"| sentence-transformers (peer) | 1 | {p50:.1f} | {p99:.1f} |")
-    torch.set_num_threads(threads)
+    # Titles are what people type into a search box; the items' texts are the long end.
+    query_sets = {"titles": [it.title for it in items if it.title][: args.queries], "item texts": texts[: args.queries]}
+    tokenizer = encoders[ENCODERS[1][0], all_runtimes[0]].tokenizer
+    print(f"\n3. One text query at a time ({args.queries} queries), builtin:minilm-l6\n")
+    print("| queries | median tokens | runtime | threads | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for label, queries in query_sets.items():
+        tokens = int(np.median([len(tokenizer(q)["input_ids"]) for q in queries]))
+        for runtime in runtimes_of(Modality.TEXT):
+            for n in sorted({1, threads}):
+                encoder = create_encoder(ENCODERS[1][0], modality=Modality.TEXT, runtime=runtime, threads=n)
+                torch.set_num_threads(n)
+                p50, p99 = _single_queries(encoder.encode, queries)
+                print(f"| {label} | {tokens} | {runtime} | {n} | {p50:.1f} | {p99:.1f} |")
+        torch.set_num_threads(1)
+        p50, p99 = _single_queries(lambda batch: peer.encode(batch), queries)
+        print(f"| {label} | {tokens} | sentence-transformers (peer) | 1 | {p50:.1f} | {p99:.1f} |")
+        torch.set_num_threads(threads)
 
     print("\n4. Cosine against torch fp32 on the same inputs\n")
     print("| encoder | runtime | min | mean |")
     print("|---|---|---|---|")
-    for spec, _ in ENCODERS:
-        if "torch" not in runtimes:
+    for spec, modality in ENCODERS:
+        if "torch" not in all_runtimes:
             break
-        for runtime in runtimes:
+        for runtime in runtimes_of(modality):
             cosine = np.sum(vectors[spec, runtime] * vectors[spec, "torch"], axis=1)
             print(f"| {spec} | {runtime} | {cosine.min():.7f} | {cosine.mean():.7f} |")
 

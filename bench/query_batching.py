@@ -8,6 +8,13 @@ up to 32 queries. wrk (2 threads) then posts text searches in the `text` space a
 --connections for --seconds; also the batch endpoint, 16 queries a request, whose requests/s
 times 16 is its queries/s. Prints requests/s, p50 and p99, and queries/s relative to
 unbatched at the same connections, all in one run.
+
+    python bench/query_batching.py --bundles bundles --collection openclipart --runtimes torch,onnx \
+        --encoder-threads 1,2
+
+compares instead the query encoder's runtime (VITRINA_ENCODER_RUNTIME) and its threads
+(VITRINA_ENCODER_THREADS), every server batching as queries arrive; the ratio column is then
+against the first configuration.
 """
 from __future__ import annotations
 
@@ -37,8 +44,16 @@ def main() -> None:
     parser.add_argument("--collection", default="openclipart")
     parser.add_argument("--connections", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--runtimes", help="compare query encoder runtimes, e.g. torch,onnx")
+    parser.add_argument("--encoder-threads", default="0", help="with --runtimes: threads per encoder, e.g. 1,2")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    if args.runtimes:
+        configs = [(f"{runtime}, {threads or 'default'} encoder threads", {"VITRINA_ENCODER_RUNTIME": runtime,
+                                                                            "VITRINA_ENCODER_THREADS": threads})
+                   for runtime in args.runtimes.split(",") for threads in args.encoder_threads.split(",")]
+    else:
+        configs = [("each query alone", {"VITRINA_QUERY_BATCH_MAX": "1"}), ("batched as they arrive", {})]
 
     rows, unbatched = [], {}
     with tempfile.TemporaryDirectory() as folder:
@@ -47,10 +62,10 @@ def main() -> None:
                           .replace("{KIND}", "search"))
         batch = Path(folder) / "batch.lua"
         batch.write_text(BATCH_LUA.replace("{QUERIES}", _lua_list(QUERIES)))
-        for label, most in (("each query alone", "1"), ("batched as they arrive", "32")):
-            with served(args.bundles, args.collection, env={"VITRINA_QUERY_BATCH_MAX": most}) as base:
+        for label, env in configs:
+            with served(args.bundles, args.collection, env=env) as base:
                 scripts = [("POST /v1/search/text", single, 1)]
-                if most != "1":
+                if env.get("VITRINA_QUERY_BATCH_MAX") != "1":
                     scripts.append(("POST /v1/search/text:batch (16 queries)", batch, 16))
                 for request, script, per_request in scripts:
                     _run_wrk(base, script, connections[0], 3)  # warm-up
@@ -60,7 +75,8 @@ def main() -> None:
                         unbatched.setdefault(c, queries)
                         rows.append((label, request, c, result, queries, queries / unbatched[c]))
     print(f"wrk, 2 threads, {args.seconds:.0f} s per row; collection {args.collection}, space text, one worker\n")
-    print("| encoding | request | connections | req/s | queries/s | p50 ms | p99 ms | non-2xx | queries/s vs alone |")
+    print(f"| encoding | request | connections | req/s | queries/s | p50 ms | p99 ms | non-2xx | queries/s vs "
+          f"{configs[0][0]} |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, request, c, result, queries, ratio in rows:
         print(f"| {label} | {request} | {c} | {result['rps']:.0f} | {queries:.0f} | {result['p50']:.1f} | "

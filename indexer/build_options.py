@@ -82,8 +82,9 @@ class BuildOptions:
     ray_actor_cpus: int | None = option(None, "engine ray: CPUs (torch threads) per actor; default: this "
                                         "process's torch threads, which keeps the vectors bit-identical")
     runtime: str = option("torch", "What runs the encoders' forward pass: 'torch', 'onnx' (ONNX Runtime on CPU: "
-                          "the same vectors and fingerprint, several times the images/s; the export is cached) or "
-                          "'onnx-int8' (dynamically quantised: faster still, other vectors, its own fingerprint)",
+                          "the same vectors and fingerprint, 2-4x the items/s on CPU; the export is cached) or "
+                          "'onnx-int8' (dynamically quantised weights: other vectors, its own fingerprint; for text "
+                          "encoders, since int8 convolutions ran at a tenth of fp32's speed)",
                           recorded=True)
     max_pixels: int = option(DEFAULT_MAX_PIXELS, "Skip (and report) images with more pixels than this",
                              key=True, recorded=True)

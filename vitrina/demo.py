@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -15,6 +17,8 @@ DEMO_SPACES = [f"image={IMAGE_SPEC}", f"text={TEXT_SPEC}"]
 # Precomputed hover attributions for the build's default 1,000 of the 8,121 texts: 2-step
 # Integrated Gradients explains 20-30 openclipart texts/s on 2 cores, so under a minute; every
 # other item is explained on demand (and then cached).
+# How often the demo's server looks for the version a background build publishes.
+BACKGROUND_WATCH_S = 5.0
 DEMO_ATTRIBUTION_ITEMS = 1000  # indexer.build_options.DEFAULT_ATTRIBUTION_ITEMS, not imported: the CLI starts faster
 
 
@@ -85,21 +89,53 @@ def demo(
         return result
 
     spaces = list(DEMO_SPACES)
+    background = None
     if joint:
         if retrain or not _usable_checkpoint(checkpoint):
             build(spaces)  # the frozen features align trains on are this version's vectors
-            _train_joint(bundles / collection, checkpoint)
+            if serve_after:
+                # The map and the API answer now; the joint space follows in a version of its own,
+                # which the server picks up when it is published.
+                background = _finish_in_background(
+                    bundles, collection, checkpoint, openclipart_root=openclipart_root, limit=limit,
+                    retrain=retrain, eval=evaluate, attribution_items=attribution_items, runtime=runtime)
+            else:
+                _train_joint(bundles / collection, checkpoint)
         spaces.append(f"joint=ckpt:{checkpoint}")
-    result = build(spaces)
-    if evaluate and not (result.paths.root / "reports" / "eval.json").is_file():
-        _evaluate(bundles, collection, result.version)
+    if background is None:
+        result = build(spaces)
+        if evaluate and not (result.paths.root / "reports" / "eval.json").is_file():
+            _evaluate(bundles, collection, result.version)
     if serve_after:
         from vitrina.search_api.cli import serve
 
         typer.echo(f"serving on http://{host}:{port}  (try: curl '{host}:{port}/v1/bundle')"
                    + (f" and gRPC on {host}:{grpc_port}" if grpc_port else ""))
-        serve(bundles=bundles, collection=collection, host=host, port=port, grpc_port=grpc_port or None,
-              runtime=runtime)
+        try:
+            serve(bundles=bundles, collection=collection, host=host, port=port, grpc_port=grpc_port or None,
+                  runtime=runtime, watch_current=BACKGROUND_WATCH_S if background else None)
+        finally:
+            if background is not None and background.poll() is None:
+                # A killed build leaves CURRENT as it was; the next `make demo` resumes it.
+                background.terminate()
+
+
+def _finish_in_background(bundles: Path, collection: str, checkpoint: Path, **options: Any) -> subprocess.Popen:
+    """`vitrina demo --no-serve` with the same options, as a child process: with the first version
+    published it trains the joint space, builds and publishes the version holding it, and evaluates it."""
+    argv = [str(Path(sys.executable).with_name("vitrina")), "demo", "--no-serve", "--bundles", str(bundles),
+            "--collection", collection, "--checkpoint", str(checkpoint)]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        elif value is not None:
+            argv += [flag, str(value)]
+    log_path = bundles / collection / "demo-background.log"
+    typer.echo(f"training the joint space and indexing it in the background (log: {log_path}); "
+               "the server serves that version as soon as it is published")
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def _train_joint(bundle: Path, checkpoint: Path) -> None:

@@ -67,3 +67,27 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     demo(**kwargs)
     assert _current(root)[0] == before
     assert (root / "ckpt" / "heads.safetensors").stat().st_mtime == ckpt_mtime
+
+
+def test_the_demo_encodes_on_onnx_runtime_with_torchs_vectors(demo_run):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from vitrina.training.encoders import create_encoder
+    from vitrina.training.images import load_image, to_rgb
+
+    root, _ = demo_run
+    _, path = _current(root)
+    manifest = Manifest.read(path / "manifest.json")
+    assert manifest.build["options"]["runtime"] == "onnx"
+    items = {row["id"]: row for row in pq.read_table(path / "items.parquet").to_pylist()}
+    for space, modality in (("text", "text"), ("image", "image")):
+        table = pq.read_table(path / "spaces" / space / "embeddings.parquet").slice(0, 24).to_pylist()
+        torch_encoder = create_encoder(manifest.spaces[space].encoders[modality].spec, modality=modality, device="cpu")
+        assert torch_encoder.fingerprint == table[0]["model_fingerprint"]
+        if modality == "text":
+            expected = torch_encoder.encode([items[r["id"]]["text"] or items[r["id"]]["title"] for r in table])
+        else:
+            expected = torch_encoder.encode([to_rgb(load_image(items[r["id"]]["image_ref"])) for r in table])
+        stored = np.asarray([r["vector"] for r in table], dtype=np.float32)
+        assert np.min(np.sum(stored * expected, axis=1)) >= 0.9999, space
