@@ -17,6 +17,11 @@ DEMO_SPACES = [f"image={IMAGE_SPEC}", f"text={TEXT_SPEC}"]
 # Precomputed hover attributions for the build's default 1,000 of the 8,121 texts: 2-step
 # Integrated Gradients explains 20-30 openclipart texts/s on 2 cores, so under a minute; every
 # other item is explained on demand (and then cached).
+# The first version a serving demo publishes has PCA maps and no precomputed hover words, so the
+# map and the API answer minutes sooner (UMAP's first fit in a process spends over a minute
+# compiling, several on a machine that never ran it). The background build then publishes
+# a version with the UMAP maps and the words, and then the one with the joint space.
+QUICK_PROJECTIONS = ("pca",)
 # How often the demo's server looks for the version a background build publishes.
 BACKGROUND_WATCH_S = 5.0
 DEMO_ATTRIBUTION_ITEMS = 1000  # indexer.build_options.DEFAULT_ATTRIBUTION_ITEMS, not imported: the CLI starts faster
@@ -78,10 +83,12 @@ def demo(
         )
     checkpoint = (checkpoint or Path("checkpoints") / (f"{collection}-joint" + (f"-{limit}" if limit else ""))).resolve()
 
-    def build(spaces: list[str]):
-        result = build_bundle(catalogue, bundles, collection, [SpaceRequest.parse(s) for s in spaces],
-                              BuildOptions(limit=limit, skip_unchanged=not rebuild, attribution_items=attribution_items,
-                                           runtime=runtime))
+    def build(spaces: list[str], quick: bool = False):
+        options = BuildOptions(limit=limit, skip_unchanged=not rebuild, attribution_items=attribution_items,
+                               runtime=runtime)
+        if quick:
+            options.projections, options.attribution_items = QUICK_PROJECTIONS, 0
+        result = build_bundle(catalogue, bundles, collection, [SpaceRequest.parse(s) for s in spaces], options)
         if result.reused:
             typer.echo(f"{collection}: CURRENT ({result.version}) was built from the same inputs; not rebuilding (--rebuild forces)")
         else:
@@ -92,7 +99,9 @@ def demo(
     background = None
     if joint:
         if retrain or not _usable_checkpoint(checkpoint):
-            build(spaces)  # the frozen features align trains on are this version's vectors
+            # The frozen features align trains on are this version's vectors. When the demo serves,
+            # this first version is the quick one (see QUICK_PROJECTIONS).
+            build(spaces, quick=serve_after)
             if serve_after:
                 # The map and the API answer now; the joint space follows in a version of its own,
                 # which the server picks up when it is published.

@@ -27,6 +27,7 @@ def recorded(tmp_path, monkeypatch):
 
     def fake_build(catalogue, out, collection, spaces, options):
         calls["builds"].append([s.name for s in spaces])
+        calls.setdefault("options", []).append(options)
         (out / collection).mkdir(parents=True, exist_ok=True)
         return SimpleNamespace(reused=False, version="v1", report={"spaces": {}}, paths=SimpleNamespace(root=tmp_path))
 
@@ -56,6 +57,10 @@ def _demo(tmp_path, **kwargs):
 def test_first_run_serves_after_the_first_build_and_trains_in_the_background(tmp_path, recorded):
     _demo(tmp_path)
     assert recorded["builds"] == [["image", "text"]] and recorded["trained"] == 0
+    # The first version is the quick one: PCA maps, no precomputed hover words.
+    (quick,) = recorded["options"]
+    assert quick.projections == demo_module.QUICK_PROJECTIONS and quick.attribution_items == 0
+    assert quick.runtime == "onnx"
     (child,) = recorded["children"]
     argv = child.argv
     assert argv[1:3] == ["demo", "--no-serve"]
@@ -75,3 +80,4 @@ def test_without_serving_everything_runs_in_the_foreground(tmp_path, recorded, m
     _demo(tmp_path, serve_after=False)
     assert recorded["builds"] == [["image", "text"], ["image", "text", "joint"]]
     assert recorded["trained"] == 1 and recorded["children"] == [] and recorded["serve"] is None
+    assert all("umap" in o.projections and o.attribution_items > 0 for o in recorded["options"])
