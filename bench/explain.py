@@ -7,7 +7,8 @@ Through the service layer the API uses (SearchService.explain), on the demo's en
 spread over the collection it takes each item's first hit and explains:
 - text pair: the two items' texts in the `text` space (words, both directions; --text-steps
   auto: as few steps as keep the completeness delta under 1% of the change, the API's default);
-- image heatmap: the hit's image against the item's in the `image` space (IG, 32 steps);
+- image heatmap: the hit's image against the item's in the `image` space (IG at the API's
+  default steps unless --image-steps);
 - query words + heatmap: a text query and its first hit in the `joint` space;
 first cold (computed), then the same request again (cached). Prints p50/p95 per row as a
 markdown table, and checks every answer is complete (|sum of words - change| <= |delta| + 1e-3).
@@ -54,13 +55,16 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--text-steps", type=lambda v: None if v == "auto" else int(v), default=None,
                         help="Integrated Gradients steps of text pairs, or auto (default)")
-    parser.add_argument("--image-steps", type=int, default=32)
+    parser.add_argument("--image-steps", type=int, default=None,
+                        help="Integrated Gradients steps of heatmaps (default: the API's, HEATMAP_STEPS)")
     args = parser.parse_args()
 
     import torch
 
     from vitrina.indexer.bundle.reader import Bundle
     from vitrina.search_api import BundleHolder, SearchService, Settings
+    from vitrina.search_api.explanations import HEATMAP_STEPS
+
     holder = BundleHolder()
     holder.swap(Bundle.open(args.bundles, args.collection))
     service = SearchService(holder, Settings(explain_timeout_s=600))
@@ -76,7 +80,7 @@ def main() -> None:
     service.explain(warm_up.model_copy(update={"steps": 2, "target": warm_up.item}))
     worst = 0.0
     print(f"torch threads: {torch.get_num_threads()}; pairs: {args.pairs}; text steps {args.text_steps or 'auto'}, "
-          f"image steps {args.image_steps}\n")
+          f"image steps {args.image_steps or HEATMAP_STEPS}\n")
     print("| explanation | n | cold p50 s | cold p95 s | cached p50 ms | cached p95 ms | word steps used |")
     print("|---|---|---|---|---|---|---|")
     for name, batch in requests.items():

@@ -27,7 +27,7 @@ class ExplainRequest(BaseModel):
                               description="What to explain: words, heatmap, metadata")
     steps: int | None = Field(default=None, ge=1, description="Integrated Gradients interpolation steps; omitted: "
                               "words take as few as keep the completeness delta under 1% of the score change "
-                              "(16, doubling up to 64), heatmaps 50")
+                              "(16, doubling up to 64), heatmaps 24")
     heatmap_method: Literal["integrated_gradients", "smoothgrad", "occlusion"] = "integrated_gradients"
     # Blur, not black: from a black image the white background that catalogue pictures share
     # earns credit too; on openclipart objects pasted onto white, IG put 0.86-1.00 of the mass
