@@ -81,8 +81,8 @@ def serve(
     ] = None,
     encoder_threads: Annotated[
         int | None,
-        typer.Option(help="Threads per ONNX Runtime query encoder (default: torch's; VITRINA_ENCODER_THREADS).",
-                     min=1),
+        typer.Option(help="Threads per ONNX Runtime query encoder (default 1, which leaves the other cores to "
+                     "concurrent requests; VITRINA_ENCODER_THREADS).", min=1),
     ] = None,
     workers: Annotated[
         int,

@@ -38,9 +38,10 @@ class Settings(BaseModel):
         "text query encoded in a third of the time) or onnx-int8 (only for bundles built with it)",
     )
     encoder_threads: int = Field(
-        default=0, ge=0,
+        default=1, ge=0,
         description="Threads of each ONNX Runtime query encoder (0: as many as torch uses). One leaves the "
-        "other cores to concurrent requests",
+        "other cores to concurrent requests: text search at 4 connections served 126 req/s against 73 with "
+        "two threads on 2 cores (docs/benchmarks.md 12.8)",
     )
     query_batch_max: int = Field(
         default=32, ge=1,
