@@ -49,6 +49,23 @@ def _timed(search_one, search_batch, queries: np.ndarray) -> dict:
             "qps_batch": len(queries) / batched, "rows": rows}
 
 
+def _timed_faiss(search, queries: np.ndarray) -> dict:
+    """_timed with FAISS's OpenMP pool at one thread for single queries and every core for the batch."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+
+    def one(q):
+        faiss.omp_set_num_threads(1)
+        return search(q)
+
+    def batch(q):
+        faiss.omp_set_num_threads(threads)
+        return search(q)
+
+    return _timed(one, batch, queries)
+
+
 def _vitrina_build(folder: str, target: float, out: mp.Queue) -> None:
     """What `vitrina index build` does for the space: build, tune, save (in a process of its own)."""
     import json
@@ -65,8 +82,6 @@ def _vitrina_build(folder: str, target: float, out: mp.Queue) -> None:
 
 
 def _vitrina(folder: str, target: float, out: mp.Queue) -> None:
-    import faiss
-
     from vitrina.indexer.index import VectorIndex
     from vitrina.schemas.manifest import IndexInfo
 
@@ -76,17 +91,7 @@ def _vitrina(folder: str, target: float, out: mp.Queue) -> None:
     # As the server holds it: the index file read back, the vectors memory-mapped from vectors.npy.
     served = VectorIndex.load(f"{folder}/vitrina.faiss", info, vectors=np.load(f"{folder}/base.npy", mmap_mode="r"),
                               use_gpu=False)
-    threads = faiss.omp_get_max_threads()
-
-    def one(q):
-        faiss.omp_set_num_threads(1)
-        return served.search(q, K)[1]
-
-    def batch(q):
-        faiss.omp_set_num_threads(threads)
-        return served.search(q, K)[1]
-
-    timed = _timed(one, batch, queries)
+    timed = _timed_faiss(lambda q: served.search(q, K)[1], queries)
     out.put({"params": f"efSearch={info.search_params.get('efSearch')}", "build_s": built["build_s"],
              "recall": _recall(timed.pop("rows"), truth), **timed, **_memory()})
 
@@ -118,19 +123,9 @@ def _faiss(folder: str, target: float, out: mp.Queue) -> None:
     index.add(base)
     build_s = time.perf_counter() - start
     del base
-    threads = faiss.omp_get_max_threads()
     ef = _swept(lambda q: index.search(q, K)[1], queries, truth, target,
                 lambda e: setattr(index.hnsw, "efSearch", e))
-
-    def one(q):
-        faiss.omp_set_num_threads(1)
-        return index.search(q, K)[1]
-
-    def batch(q):
-        faiss.omp_set_num_threads(threads)
-        return index.search(q, K)[1]
-
-    timed = _timed(one, batch, queries)
+    timed = _timed_faiss(lambda q: index.search(q, K)[1], queries)
     out.put({"params": f"efSearch={ef}", "build_s": build_s, "recall": _recall(timed.pop("rows"), truth), **timed,
              **_memory()})
 
