@@ -14,9 +14,6 @@ log = logging.getLogger("vitrina.demo")
 IMAGE_SPEC = "builtin:efficientnet-lite0"
 TEXT_SPEC = "builtin:minilm-l6"
 DEMO_SPACES = [f"image={IMAGE_SPEC}", f"text={TEXT_SPEC}"]
-# Precomputed hover attributions for the build's default 1,000 of the 8,121 texts: 2-step
-# Integrated Gradients explains 20-30 openclipart texts/s on 2 cores, so under a minute; every
-# other item is explained on demand (and then cached).
 # The first version a serving demo publishes has PCA maps and no precomputed hover words, so the
 # map and the API answer minutes sooner (UMAP's first fit in a process spends over a minute
 # compiling, several on a machine that never ran it). The background build then publishes
@@ -24,6 +21,9 @@ DEMO_SPACES = [f"image={IMAGE_SPEC}", f"text={TEXT_SPEC}"]
 QUICK_PROJECTIONS = ("pca",)
 # How often the demo's server looks for the version a background build publishes.
 BACKGROUND_WATCH_S = 5.0
+# Precomputed hover attributions for the build's default 1,000 of the 8,121 texts: 2-step
+# Integrated Gradients explains 20-30 openclipart texts/s on 2 cores, so under a minute; every
+# other item is explained on demand (and then cached).
 DEMO_ATTRIBUTION_ITEMS = 1000  # indexer.build_options.DEFAULT_ATTRIBUTION_ITEMS, not imported: the CLI starts faster
 
 
