@@ -12,8 +12,7 @@ with 1,000 of its rows held out as queries), for each recall target:
 Peers' sweeps pick the smallest ef reaching the target on the held-out queries themselves,
 which favours the peers; vitrina tunes on a sample of its own rows. Each candidate runs in a
 fresh process (vitrina's build in one more, as the indexer and the server are apart), so its
-memory is its own: RSS while serving (the vectors memory-mapped count as far as they were read)
-and peak RSS (building included, for the peers). Single queries run on 1 thread, batches on all.
+memory is its own: RSS while serving (the vectors memory-mapped count as far as they were read). Single queries run on 1 thread, batches on all.
 Needs `pip install hnswlib` (not a vitrina dependency).
 """
 from __future__ import annotations
@@ -97,11 +96,11 @@ def _vitrina(folder: str, target: float, out: mp.Queue) -> None:
 
 
 def _memory() -> dict:
-    """Resident memory now (what serving holds) and at its peak (building included), MiB."""
+    """Resident memory now: what serving holds, MiB. (Not the peak: a spawned child's ru_maxrss
+    starts from its parent's at the fork, and the parent holds the data and ground truth.)"""
     with open("/proc/self/statm") as fh:
         resident_pages = int(fh.read().split()[1])
-    return {"rss_mb": resident_pages * resource.getpagesize() / 2**20,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"rss_mb": resident_pages * resource.getpagesize() / 2**20}
 
 
 def _swept(search, queries, truth, target, set_ef):
@@ -200,14 +199,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(_data(args, Path(tmp)) + "\n")
         print("| target | index | params | build s | recall@10 | QPS (1 thread) | p50 ms | QPS (batch) | "
-              "RSS serving MiB | peak RSS MiB |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+              "RSS serving MiB |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for target in (float(t) for t in args.targets.split(",")):
             for label, fn in CANDIDATES.items():
                 r = _in_child(fn, tmp, target)
                 print(f"| {target} | {label} | {r['params']} | {r['build_s']:.1f} | {r['recall']:.4f} | "
-                      f"{r['qps_1']:.0f} | {r['p50_ms']:.3f} | {r['qps_batch']:.0f} | {r['rss_mb']:.0f} | "
-                      f"{r['peak_mb']:.0f} |", flush=True)
+                      f"{r['qps_1']:.0f} | {r['p50_ms']:.3f} | {r['qps_batch']:.0f} | {r['rss_mb']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
