@@ -30,3 +30,21 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} CPU cores ({model}, {platform.machine()}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def run_in_child(target, *args) -> dict:
+    """`target(*args, queue)` in a freshly spawned process, and what it put on the queue.
+
+    Spawned, not forked: the child's resident memory is its own and no OpenMP state is inherited.
+    Raises RuntimeError when the child exits unsuccessfully."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()  # before join(): a full pipe would otherwise block the child
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"{target.__name__}{args} exited with {proc.exitcode}")
+    return result

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import run_in_child
 
 K = 10
 EF_SWEEP = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
@@ -84,7 +85,7 @@ def _vitrina(folder: str, target: float, out: mp.Queue) -> None:
     from vitrina.indexer.index import VectorIndex
     from vitrina.schemas.manifest import IndexInfo
 
-    built = _in_child(_vitrina_build, folder, target)
+    built = run_in_child(_vitrina_build, folder, target)
     queries, truth = np.load(f"{folder}/queries.npy"), np.load(f"{folder}/truth.npy")
     info = IndexInfo.model_validate_json(Path(f"{folder}/vitrina.json").read_text())
     # As the server holds it: the index file read back, the vectors memory-mapped from vectors.npy.
@@ -151,16 +152,6 @@ CANDIDATES = {"vitrina HNSW32 (tuned, as served)": _vitrina, "raw FAISS HNSW32":
               "hnswlib M16 efC200 (peer)": _hnswlib}
 
 
-def _in_child(target_fn, folder: str, target: float) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target_fn, args=(folder, target, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
-
-
 def _data(args, folder: Path) -> str:
     import faiss
 
@@ -203,7 +194,7 @@ def main() -> None:
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for target in (float(t) for t in args.targets.split(",")):
             for label, fn in CANDIDATES.items():
-                r = _in_child(fn, tmp, target)
+                r = run_in_child(fn, tmp, target)
                 print(f"| {target} | {label} | {r['params']} | {r['build_s']:.1f} | {r['recall']:.4f} | "
                       f"{r['qps_1']:.0f} | {r['p50_ms']:.3f} | {r['qps_batch']:.0f} | {r['rss_mb']:.0f} |", flush=True)
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import run_in_child
 
 K = 10
 BATCH = 1000
@@ -150,16 +151,7 @@ def _measure_usearch(workdir: str, spec: str, seed: int, single_threads: int, ou
 
 
 def _run_in_child(workdir: str, spec: str, seed: int, single_threads: int) -> dict:
-    ctx = mp.get_context("spawn")  # fresh process: clean RSS, no forked OpenMP state
-    queue = ctx.Queue()
-    target = _measure_usearch if spec == PEER else _measure
-    proc = ctx.Process(target=target, args=(workdir, spec, seed, single_threads, queue))
-    proc.start()
-    result = queue.get()  # before join(): a full pipe would otherwise block the child
-    proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"benchmark of {spec} exited with {proc.exitcode}")
-    return result
+    return run_in_child(_measure_usearch if spec == PEER else _measure, workdir, spec, seed, single_threads)
 
 
 def _fmt(value: float) -> str:

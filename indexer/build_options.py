@@ -18,8 +18,8 @@ from vitrina.indexer.word_attributions import DEFAULT_METHOD as DEFAULT_ATTRIBUT
 from vitrina.indexer.word_attributions import DEFAULT_STEPS as DEFAULT_ATTRIBUTION_STEPS
 from vitrina.indexer.word_attributions import METHODS as ATTRIBUTION_METHODS
 from vitrina.schemas import Modality
+from vitrina.schemas.enums import ENCODER_RUNTIMES
 from vitrina.schemas.errors import FieldError
-from vitrina.training.encoders.onnx_runtime import RUNTIMES
 from vitrina.training.images import DEFAULT_MAX_PIXELS
 
 # A newcomer's first build of a few thousand items spends well under a minute on attributions
@@ -163,8 +163,8 @@ class BuildOptions:
             raise FieldError("attribution_method", f"unknown method {self.attribution_method!r}; choose from "
                                                    f"{', '.join(ATTRIBUTION_METHODS)}")
         _check_engine(self)
-        if self.runtime not in RUNTIMES:
-            raise FieldError("runtime", f"must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.runtime not in ENCODER_RUNTIMES:
+            raise FieldError("runtime", f"must be one of {', '.join(ENCODER_RUNTIMES)}, got {self.runtime!r}")
         return dataclasses.replace(self, projections=projections, clusterings=clusterings)
 
     def key_payload(self) -> dict[str, Any]:

@@ -10,3 +10,8 @@ class Modality(str, Enum):
 class Metric(str, Enum):
     # Vectors are L2-normalised, so inner product is cosine similarity.
     COSINE = "cosine"
+
+
+# What runs an encoder's forward pass (training/encoders/onnx_runtime.py): recorded in a
+# manifest's build options and named by the server's settings.
+ENCODER_RUNTIMES = ("torch", "onnx", "onnx-int8")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vitrina.schemas.enums import ENCODER_RUNTIMES
 from vitrina.training.images import DEFAULT_MAX_PIXELS
 
 ENV_PREFIX = "VITRINA_"
@@ -32,10 +33,10 @@ class Settings(BaseModel):
         "requests; a 2-thread fork/join around one small query measured 12 ms instead of 1 ms here",
     )
 
-    encoder_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+    encoder_runtime: Literal[ENCODER_RUNTIMES] = Field(
         default="torch",
         description="What runs the query encoders' forward pass: torch, onnx (ONNX Runtime: same vectors, a "
-        "text query encoded in a third of the time) or onnx-int8 (only for bundles built with it)",
+        "text query encoded in half the time) or onnx-int8 (only for bundles built with it)",
     )
     encoder_threads: int = Field(
         default=1, ge=0,

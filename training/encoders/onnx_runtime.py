@@ -25,13 +25,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from vitrina.schemas.enums import ENCODER_RUNTIMES
 from vitrina.training.encoders.base import l2_normalise
 from vitrina.training.encoders.errors import EncoderSpecError
 from vitrina.training.encoders.fingerprint import make_fingerprint
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ENCODER_RUNTIMES
 # 17 is what every ONNX Runtime since 1.15 runs fully, and the legacy exporter's best-tested opset.
 ONNX_OPSET = 17
 _EXPORT_FORMAT = 1  # bumped when the wrappers below change what an exported graph computes
@@ -112,11 +113,8 @@ def _example_inputs(encoder) -> tuple[torch.nn.Module, dict[str, torch.Tensor], 
         pixels = encoder.preprocess(_blank_image())
         inputs = {"pixels": torch.from_numpy(np.stack([pixels, pixels * 0.5]))}
         return _PixelsForward(encoder), inputs, {"pixels": {0: "batch"}}
-    with encoder._tokenizer_lock:
-        # Two lengths, so the trace carries padding and masking rather than one fixed shape.
-        tokens = encoder.tokenizer(["a short text", "a somewhat longer text with more words in it"],
-                                   padding=True, truncation=True, max_length=encoder.max_length, return_tensors="pt")
-    inputs = {name: value for name, value in tokens.items()}
+    # Two lengths, so the trace carries padding and masking rather than one fixed shape.
+    inputs = encoder.tokenize(["a short text", "a somewhat longer text with more words in it"])
     return _TokensForward(encoder, list(inputs)), inputs, {name: {0: "batch", 1: "tokens"} for name in inputs}
 
 
@@ -168,11 +166,9 @@ def _check_export(encoder, forward: "OnnxForward") -> None:
             expected = encoder._embed_pixels(torch.from_numpy(pixels).to(encoder.device)).float().numpy()
         got = forward.run({"pixels": pixels})
     else:
-        with encoder._tokenizer_lock:
-            tokens = encoder.tokenizer(_CHECK_TEXTS, padding=True, truncation=True, max_length=encoder.max_length,
-                                       return_tensors="pt")
+        tokens = encoder.tokenize(_CHECK_TEXTS)
         with torch.inference_mode():
-            expected = encoder._embed_tokens(dict(tokens)).float().numpy()
+            expected = encoder._embed_tokens(tokens).float().numpy()
         got = forward.run({name: value.numpy() for name, value in tokens.items()})
     cosine = np.sum(l2_normalise(expected) * l2_normalise(got), axis=1)
     if not np.all(cosine >= MIN_EXPORT_COSINE):

@@ -118,6 +118,13 @@ class TorchTextEncoder(_FingerprintedMixin, TextEncoder):
         # call and fail ("Already borrowed") when two API threads call at once.
         self._tokenizer_lock = threading.Lock()
 
+    def tokenize(self, texts: Sequence[str], tensors: str = "pt") -> dict[str, Any]:
+        """The model's inputs for `texts`, padded to the longest and truncated to max_length, as
+        torch ("pt") or numpy ("np") arrays."""
+        with self._tokenizer_lock:
+            return dict(self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                                       return_tensors=tensors))
+
     def encode(self, batch: Sequence[str]) -> np.ndarray:
         texts = list(batch)
         if not all(isinstance(t, str) for t in texts):
@@ -130,16 +137,9 @@ class TorchTextEncoder(_FingerprintedMixin, TextEncoder):
         onnx = self._onnx
         with torch.inference_mode():
             for positions in chunks(order, self.batch_size):
-                with self._tokenizer_lock:
-                    tokens = self.tokenizer(
-                        [texts[i] for i in positions],
-                        padding=True,
-                        truncation=True,
-                        max_length=self.max_length,
-                        return_tensors="np" if onnx is not None else "pt",
-                    )
+                tokens = self.tokenize([texts[i] for i in positions], "np" if onnx is not None else "pt")
                 if onnx is not None:
-                    out[list(positions)] = onnx.run(dict(tokens))
+                    out[list(positions)] = onnx.run(tokens)
                     continue
                 tokens = {name: value.to(self.device) for name, value in tokens.items()}
                 out[list(positions)] = self._embed_tokens(tokens).float().cpu().numpy()
