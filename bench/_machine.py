@@ -38,12 +38,21 @@ def run_in_child(target, *args) -> dict:
     Spawned, not forked: the child's resident memory is its own and no OpenMP state is inherited.
     Raises RuntimeError when the child exits unsuccessfully."""
     import multiprocessing as mp
+    from queue import Empty
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    result = queue.get()  # before join(): a full pipe would otherwise block the child
+    # Read before join(): a full pipe would otherwise block the child. Polled, so a child that
+    # dies before answering (an exception, the OOM killer) is reported instead of waited for.
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"{target.__name__}{args} exited with {proc.exitcode} before answering")
     proc.join()
     if proc.exitcode != 0:
         raise RuntimeError(f"{target.__name__}{args} exited with {proc.exitcode}")
