@@ -116,6 +116,16 @@ def test_image_pair_gets_a_heatmap_per_side_and_no_words(client):
     assert "no text encoder" in body["skipped"]["words"]
 
 
+def test_heatmaps_take_the_default_steps_unless_the_request_names_some(client):
+    from vitrina.search_api.explanations import HEATMAP_STEPS
+
+    request = {"space": "image", "item": "plants-01", "target": "plants-04", "kinds": ["heatmap"]}
+    default = client.post("/v1/explain", json=request).json()["heatmaps"]
+    named = client.post("/v1/explain", json={**request, "steps": 3}).json()["heatmaps"]
+    assert [h["n_steps"] for h in default] == [HEATMAP_STEPS] * 2
+    assert [h["n_steps"] for h in named] == [3, 3]
+
+
 def test_an_item_alone_gets_its_precomputed_hover_words(client, bundle_root, bundle):
     rows = read_text_attributions(bundle.paths.text_attributions)
     assert {space for space, _ in rows} == {"text"} and len(rows) == 60  # text-indexed spaces only
